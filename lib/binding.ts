@@ -1,0 +1,142 @@
+/**
+ * Loads the native addon (prebuild or local build, via node-gyp-build) and types its surface.
+ * A failed load becomes a TorchpoolError that says what is missing and how to fix it.
+ * @module
+ */
+import * as path from 'node:path';
+import { ErrorCodes, TorchpoolError } from './errors.js';
+
+/** Facts about the libtorch the addon was built against. */
+export interface BuildInfo {
+  torchVersion: string;
+  torchOrigin: string;
+  cuda: boolean;
+  napiVersion: number;
+  parallelInfo: string;
+}
+
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  totalMemory: number;
+  freeMemory: number;
+  computeCapability: string;
+  multiprocessors: number;
+}
+
+export interface NativeCudaQuery {
+  devices: NativeCudaDevice[];
+  note: string;
+  runtimeVersion: number;
+  driverVersion: number;
+}
+
+export interface NativeEngineStats {
+  index: number;
+  device: string;
+  threads: number;
+  requests: number;
+  failures: number;
+  busyMs: number;
+  busy: boolean;
+}
+
+export interface NativePoolStats {
+  engines: NativeEngineStats[];
+  queueDepth: number;
+  inFlight: number;
+  completed: number;
+}
+
+export interface NativeSignature {
+  inputs: { name: string; type: string; optional: boolean }[];
+  output: string;
+}
+
+export interface NativeLoadOptions {
+  model: string | Buffer;
+  devices: string[];
+  threads: number[];
+  optimize: boolean;
+}
+
+export interface NativePool {
+  load(options: NativeLoadOptions): Promise<void>;
+  infer(args: readonly unknown[], kwargs: object | null): Promise<unknown>;
+  close(): Promise<void>;
+  stats(): NativePoolStats;
+  signature(): NativeSignature;
+}
+
+export interface NativeBinding {
+  NativePool: new () => NativePool;
+  setErrorFactory(factory: (code: string, message: string) => Error): void;
+  buildInfo(): BuildInfo;
+  listCudaDevices(): NativeCudaQuery;
+  builtinModelNames(): string[];
+  writeBuiltinModel(name: string, file: string, seed: number): Promise<void>;
+}
+
+/** The package root, where build/ and prebuilds/ live (this file is in dist/). */
+export const packageRoot = path.resolve(__dirname, '..');
+
+let loaded: NativeBinding | undefined;
+
+/** The native addon, loaded on first use. */
+export function nativeBinding(): NativeBinding {
+  if (loaded) return loaded;
+  let addon: NativeBinding;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+    addon = load(packageRoot);
+  } catch (error) {
+    throw new TorchpoolError(ErrorCodes.NATIVE_LOAD, explainLoadFailure(error), { cause: error });
+  }
+  addon.setErrorFactory((code, message) => new TorchpoolError(code as TorchpoolError['code'], message));
+  loaded = addon;
+  return addon;
+}
+
+/** Turns a dlopen / node-gyp-build failure into an explanation with a fix. */
+export function explainLoadFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const where = `${process.platform}-${process.arch}, Node ${process.versions.node}, N-API ${process.versions.napi}`;
+  const head = 'torchpool: the native addon could not be loaded';
+  const missingLib = /(lib[\w.+-]*\.so[\w.]*): cannot open shared object file/.exec(message);
+  if (missingLib) {
+    const lib = missingLib[1] ?? 'a library';
+    const isTorch = /torch|c10|caffe2|gomp|openblas/.test(lib);
+    return (
+      `${head}: ${lib} was not found at run time.\n` +
+      (isTorch
+        ? 'libtorch is missing or has moved since torchpool was built. Install it (Debian/Ubuntu: ' +
+          'apt-get install libtorch-dev libopenblas0-openmp), or point TORCHPOOL_TORCH_DIR at your ' +
+          'libtorch and rebuild with `npm rebuild torchpool`.'
+        : 'Install the library that provides it, or rebuild torchpool against the libtorch you have ' +
+          '(`npm rebuild torchpool`).') +
+      `\n(${where}; original error: ${message})`
+    );
+  }
+  if (/undefined symbol/.test(message)) {
+    return (
+      `${head}: it was built against a different libtorch than the one found now (undefined symbol). ` +
+      'Rebuild it against the libtorch you have: `npm rebuild torchpool` (TORCHPOOL_TORCH_DIR selects ' +
+      `which one).\n(${where}; original error: ${message})`
+    );
+  }
+  if (/invalid ELF header|wrong ELF class|ELFCLASS|not a dynamic executable|Exec format error/.test(message)) {
+    return (
+      `${head}: the prebuilt binary is for another platform or architecture than ${where}. ` +
+      `Build it here: \`npm rebuild torchpool --build-from-source\` (needs cmake, a C++17 compiler and libtorch).\n(original error: ${message})`
+    );
+  }
+  if (/No native build was found/.test(message)) {
+    return (
+      `${head}: there is no prebuild for ${where} and no local build. Build it from source with ` +
+      '`npm rebuild torchpool` (needs cmake, a C++17 compiler and libtorch; see the README, ' +
+      `"Building from source").\n(original error: ${message})`
+    );
+  }
+  return `${head} (${where}): ${message}`;
+}

@@ -1,0 +1,17 @@
+/**
+ * torchpool: run TorchScript models on every GPU (or the CPU) from Node.js, off the event loop.
+ * @packageDocumentation
+ */
+export { InferencePool } from './pool.js';
+export type { InferencePoolOptions, ModelSignature, PoolStats, EngineStats } from './pool.js';
+export { listDevices } from './devices.js';
+export type { DeviceInfo, DeviceSelection } from './devices.js';
+export { TorchpoolError, ErrorCodes } from './errors.js';
+export type { TorchpoolErrorCode } from './errors.js';
+export { DTYPES } from './tensor.js';
+export { tensor } from './validate.js';
+export type { Dtype, DtypeArrays, Tensor, TensorData, OutputTensor, InferInputs, InferOutput, InferValue } from './tensor.js';
+export { builtinModelNames, builtinModelPath, defaultCacheDir } from './models.js';
+export type { BuiltinModelOptions } from './models.js';
+export { buildInfo } from './info.js';
+export type { BuildInfo } from './binding.js';

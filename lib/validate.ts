@@ -1,0 +1,112 @@
+/**
+ * Checks of options and inputs, in one message shape, before anything reaches native code.
+ * @module
+ */
+import { invalidArg, invalidArgText } from './errors.js';
+import { defaultDtype, DTYPES, type Dtype, type DtypeArrays, isDtype, type InferInputs, type InferValue, type Tensor } from './tensor.js';
+
+/** Whether `value` looks like a tensor (an object whose `data` is a TypedArray). */
+export function isTensorLike(value: unknown): value is Tensor {
+  if (typeof value !== 'object' || value === null) return false;
+  const data = (value as { data?: unknown }).data;
+  return ArrayBuffer.isView(data) && !(data instanceof DataView);
+}
+
+/** Throws ERR_TORCHPOOL_INVALID_ARG unless `value` is a well-formed tensor. */
+export function checkTensor(value: Tensor, where: string): void {
+  const { data, shape, dtype } = value;
+  if (!ArrayBuffer.isView(data) || data instanceof DataView) {
+    throw invalidArg(`${where}.data`, 'a TypedArray', data);
+  }
+  let resolved = dtype;
+  if (resolved === undefined) {
+    resolved = defaultDtype(data);
+    if (resolved === undefined) throw invalidArg(`${where}.data`, 'a TypedArray with a dtype', data);
+  } else if (!isDtype(resolved)) {
+    throw invalidArg(`${where}.dtype`, `one of ${Object.keys(DTYPES).join(', ')}`, resolved);
+  }
+  const expectedArray = DTYPES[resolved].array;
+  const matches = data instanceof expectedArray || (expectedArray === Uint8Array && data instanceof Uint8ClampedArray);
+  if (!matches) {
+    throw invalidArg(`${where}.data`, `a ${expectedArray.name} for dtype ${resolved}`, data);
+  }
+  if (!Array.isArray(shape)) throw invalidArg(`${where}.shape`, 'an array of dimensions', shape);
+  let elements = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw invalidArg(`${where}.shape[${i}]`, 'a non-negative integer', d);
+    }
+    elements *= d;
+  }
+  const length = (data as { length: number }).length;
+  if (elements !== length) {
+    throw invalidArgText(`${where}.data`, `${elements} elements (shape [${shape.join(', ')}])`, `${length} elements`);
+  }
+}
+
+function checkValue(value: InferValue, where: string): void {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string' || typeof value === 'bigint') {
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item: InferValue, i: number) => checkValue(item, `${where}[${i}]`));
+    return;
+  }
+  if (isTensorLike(value)) {
+    checkTensor(value, where);
+    return;
+  }
+  throw invalidArg(where, 'a tensor ({ data, shape, dtype? }), number, boolean, string, null or array', value);
+}
+
+/** Forward arguments split into positional and keyword ones, checked. */
+export interface NormalizedInputs {
+  args: readonly InferValue[];
+  kwargs: { readonly [name: string]: InferValue } | null;
+}
+
+/** Validates what `infer()` was given and splits it the way forward() will be called. */
+export function normalizeInputs(inputs: InferInputs): NormalizedInputs {
+  if (isTensorLike(inputs)) {
+    checkTensor(inputs, 'inputs');
+    return { args: [inputs], kwargs: null };
+  }
+  if (Array.isArray(inputs)) {
+    const args = inputs as readonly InferValue[];
+    args.forEach((value, i) => checkValue(value, `inputs[${i}]`));
+    return { args, kwargs: null };
+  }
+  if (typeof inputs === 'object' && inputs !== null && Object.getPrototypeOf(inputs) === Object.prototype) {
+    const kwargs = inputs as { readonly [name: string]: InferValue };
+    for (const name of Object.keys(kwargs)) checkValue(kwargs[name] as InferValue, `inputs.${name}`);
+    return { args: [], kwargs };
+  }
+  throw invalidArg('inputs', 'a tensor, an array of forward arguments or a record of named arguments', inputs);
+}
+
+/** Checks an optional positive integer option. */
+export function checkPositiveInteger(value: unknown, where: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw invalidArg(where, `an integer between 1 and ${max}`, value);
+  }
+  return value;
+}
+
+/** Checks an optional boolean option. */
+export function checkBoolean(value: unknown, where: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalidArg(where, 'a boolean', value);
+  return value;
+}
+
+/**
+ * Builds a tensor and checks it at once, e.g. `tensor(new Float32Array(6), [2, 3])`.
+ * Throws a TorchpoolError (ERR_TORCHPOOL_INVALID_ARG) if data and shape disagree.
+ */
+export function tensor<D extends Dtype>(data: DtypeArrays[D], shape: readonly number[], dtype?: D): Tensor<D> {
+  const t: Tensor<D> = dtype === undefined ? { data, shape } : { data, shape, dtype };
+  checkTensor(t, 'tensor');
+  return t;
+}

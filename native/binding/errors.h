@@ -1,0 +1,41 @@
+#pragma once
+// Native code creates TorchpoolError instances (lib/errors.ts) through a factory that JS hands
+// over once at load time, so users can rely on `instanceof` and `code`.
+
+#include <napi.h>
+
+#include "engine/status.h"
+
+namespace torchpool {
+
+// Stores the factory `(code, message) => TorchpoolError` for this Node environment.
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
+
+Napi::Value MakeError(Napi::Env env, const Status& status);
+Napi::Value MakeError(Napi::Env env, ErrorCode code, const std::string& message);
+
+// Throws a TorchpoolError as a JavaScript exception (use `return` after it).
+void ThrowError(Napi::Env env, ErrorCode code, const std::string& message);
+
+// Runs a binding body. Napi::Error becomes a JS exception by itself; any other exception
+// (a c10::Error from an allocation, say) would terminate the process, so it is converted here.
+template <typename Fn>
+Napi::Value Guarded(Napi::Env env, Fn&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    Status status = StatusFromCurrentException(ErrorCode::kInternal);
+    throw Napi::Error(env, MakeError(env, status));
+  }
+}
+
+// Per-environment state; also owns the references that must die with the environment.
+struct AddonData {
+  Napi::FunctionReference error_factory;
+};
+
+AddonData& GetAddonData(Napi::Env env);
+
+}  // namespace torchpool

@@ -1,0 +1,230 @@
+#include "binding/js_values.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "binding/dtypes.h"
+
+namespace torchpool {
+namespace {
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+Status Invalid(const std::string& where, const std::string& what) {
+  return Status(ErrorCode::kInvalidArg, where + ": " + what);
+}
+
+Status ShapeFromJs(const Napi::Value& value, const std::string& where,
+                   std::vector<int64_t>* shape, int64_t* numel) {
+  if (!value.IsArray()) return Invalid(where + ".shape", "expected an array of dimensions");
+  Napi::Array dims = value.As<Napi::Array>();
+  *numel = 1;
+  shape->resize(dims.Length());
+  for (uint32_t i = 0; i < dims.Length(); ++i) {
+    Napi::Value dim = dims.Get(i);
+    double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1.0;
+    if (!dim.IsNumber() || d < 0 || std::floor(d) != d || d > kMaxSafeInteger) {
+      return Invalid(where + ".shape[" + std::to_string(i) + "]",
+                     "expected a non-negative integer dimension");
+    }
+    (*shape)[i] = static_cast<int64_t>(d);
+    *numel *= (*shape)[i];
+  }
+  return Status::Ok();
+}
+
+Status TensorFromJs(const Napi::Object& object, const std::string& where, c10::IValue* out) {
+  Napi::Value data_value = object.Get("data");
+  if (!data_value.IsTypedArray()) {
+    return Invalid(where + ".data", "expected a TypedArray");
+  }
+  Napi::TypedArray data = data_value.As<Napi::TypedArray>();
+  Napi::Value dtype_value = object.Get("dtype");
+  const DtypeInfo* dtype = nullptr;
+  if (dtype_value.IsUndefined()) {
+    dtype = DefaultDtypeFor(data.TypedArrayType());
+    if (dtype == nullptr) return Invalid(where + ".data", "this TypedArray type has no dtype");
+  } else {
+    std::string name = dtype_value.IsString() ? dtype_value.As<Napi::String>().Utf8Value() : "";
+    dtype = FindDtype(name);
+    if (dtype == nullptr) return Invalid(where + ".dtype", "unsupported dtype '" + name + "'");
+  }
+  napi_typedarray_type array_type = data.TypedArrayType();
+  if (array_type == napi_uint8_clamped_array) array_type = napi_uint8_array;
+  if (array_type != dtype->array_type) {
+    return Invalid(where + ".data", std::string("this TypedArray does not hold ") + dtype->name);
+  }
+  std::vector<int64_t> shape;
+  int64_t numel = 0;
+  TORCHPOOL_RETURN_IF_ERROR(ShapeFromJs(object.Get("shape"), where, &shape, &numel));
+  if (static_cast<size_t>(numel) != data.ElementLength()) {
+    return Invalid(where + ".data", "shape holds " + std::to_string(numel) +
+                                        " elements but data has " +
+                                        std::to_string(data.ElementLength()));
+  }
+  at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(dtype->scalar_type));
+  const uint8_t* source =
+      static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+  if (dtype->scalar_type == c10::ScalarType::Bool) {
+    // libtorch requires bool bytes to be exactly 0 or 1.
+    bool* target = tensor.data_ptr<bool>();
+    for (int64_t i = 0; i < numel; ++i) target[i] = source[i] != 0;
+  } else if (numel > 0) {
+    std::memcpy(tensor.data_ptr(), source, numel * dtype->element_size);
+  }
+  *out = std::move(tensor);
+  return Status::Ok();
+}
+
+Status ListFromJs(const Napi::Array& array, const std::string& where, c10::IValue* out) {
+  std::vector<c10::IValue> items(array.Length());
+  bool all_tensors = true, all_ints = true, all_numbers = true, all_bools = true;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    TORCHPOOL_RETURN_IF_ERROR(
+        JsToIValue(array.Get(i), where + "[" + std::to_string(i) + "]", &items[i]));
+    all_tensors = all_tensors && items[i].isTensor();
+    all_ints = all_ints && items[i].isInt();
+    all_numbers = all_numbers && (items[i].isInt() || items[i].isDouble());
+    all_bools = all_bools && items[i].isBool();
+  }
+  if (all_tensors) {
+    c10::List<at::Tensor> list;
+    for (auto& item : items) list.push_back(item.toTensor());
+    *out = std::move(list);
+  } else if (all_ints) {
+    c10::List<int64_t> list;
+    for (auto& item : items) list.push_back(item.toInt());
+    *out = std::move(list);
+  } else if (all_numbers) {
+    c10::List<double> list;
+    for (auto& item : items) list.push_back(item.toScalar().toDouble());
+    *out = std::move(list);
+  } else if (all_bools) {
+    c10::List<bool> list;
+    for (auto& item : items) list.push_back(item.toBool());
+    *out = std::move(list);
+  } else {
+    return Invalid(where, "a list must hold only tensors, only numbers or only booleans");
+  }
+  return Status::Ok();
+}
+
+Napi::Value TensorToJs(Napi::Env env, const at::Tensor& tensor, Status* status) {
+  const DtypeInfo* dtype = FindDtype(tensor.scalar_type());
+  if (dtype == nullptr) {
+    *status = Status(ErrorCode::kForward, "unsupported output dtype");
+    return env.Undefined();
+  }
+  size_t numel = static_cast<size_t>(tensor.numel());
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, numel * dtype->element_size);
+  if (numel > 0) std::memcpy(buffer.Data(), tensor.data_ptr(), numel * dtype->element_size);
+  napi_value array;
+  napi_status s = napi_create_typedarray(env, dtype->array_type, numel, buffer, 0, &array);
+  NAPI_THROW_IF_FAILED(env, s, Napi::Value());
+  Napi::Array shape = Napi::Array::New(env, tensor.dim());
+  for (int64_t i = 0; i < tensor.dim(); ++i) {
+    shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(tensor.size(i))));
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", Napi::Value(env, array));
+  result.Set("shape", shape);
+  result.Set("dtype", Napi::String::New(env, dtype->name));
+  return result;
+}
+
+}  // namespace
+
+Status JsToIValue(const Napi::Value& value, const std::string& where, c10::IValue* out) {
+  if (value.IsNull() || value.IsUndefined()) {
+    *out = c10::IValue();
+  } else if (value.IsBoolean()) {
+    *out = value.As<Napi::Boolean>().Value();
+  } else if (value.IsNumber()) {
+    double d = value.As<Napi::Number>().DoubleValue();
+    if (std::floor(d) == d && std::fabs(d) <= kMaxSafeInteger) {
+      *out = static_cast<int64_t>(d);
+    } else {
+      *out = d;
+    }
+  } else if (value.IsBigInt()) {
+    bool lossless = false;
+    int64_t v = value.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) return Invalid(where, "BigInt does not fit in int64");
+    *out = v;
+  } else if (value.IsString()) {
+    *out = value.As<Napi::String>().Utf8Value();
+  } else if (value.IsArray()) {
+    return ListFromJs(value.As<Napi::Array>(), where, out);
+  } else if (value.IsObject() && !value.IsFunction()) {
+    return TensorFromJs(value.As<Napi::Object>(), where, out);
+  } else {
+    return Invalid(where, "expected a tensor ({ data, shape, dtype? }), a number, a boolean, "
+                          "a string, null or an array");
+  }
+  return Status::Ok();
+}
+
+Status IValueToJs(Napi::Env env, const c10::IValue& value, Napi::Value* out) {
+  Status status;
+  if (value.isTensor()) {
+    *out = TensorToJs(env, value.toTensor(), &status);
+  } else if (value.isNone()) {
+    *out = env.Null();
+  } else if (value.isBool()) {
+    *out = Napi::Boolean::New(env, value.toBool());
+  } else if (value.isInt()) {
+    int64_t v = value.toInt();
+    if (std::fabs(static_cast<double>(v)) <= kMaxSafeInteger) {
+      *out = Napi::Number::New(env, static_cast<double>(v));
+    } else {
+      *out = Napi::BigInt::New(env, v);
+    }
+  } else if (value.isDouble()) {
+    *out = Napi::Number::New(env, value.toDouble());
+  } else if (value.isString()) {
+    *out = Napi::String::New(env, value.toStringRef());
+  } else if (value.isTensorList() || value.isList() || value.isTuple()) {
+    std::vector<c10::IValue> items;
+    if (value.isTensorList()) {
+      for (const at::Tensor& t : value.toTensorList()) items.emplace_back(t);
+    } else if (value.isList()) {
+      for (const c10::IValue& v : value.toList()) items.push_back(v);
+    } else {
+      items = value.toTupleRef().elements().vec();
+    }
+    Napi::Array array = Napi::Array::New(env, items.size());
+    for (size_t i = 0; i < items.size() && status.ok(); ++i) {
+      Napi::Value item;
+      status = IValueToJs(env, items[i], &item);
+      if (status.ok()) array.Set(static_cast<uint32_t>(i), item);
+    }
+    *out = array;
+  } else if (value.isGenericDict()) {
+    Napi::Object object = Napi::Object::New(env);
+    for (const auto& entry : value.toGenericDict()) {
+      if (!status.ok()) break;
+      const c10::IValue& key = entry.key();
+      std::string name = key.isString() ? key.toStringRef()
+                         : key.isInt()  ? std::to_string(key.toInt())
+                                        : "";
+      if (name.empty() && !key.isString()) {
+        status = Status(ErrorCode::kForward, "the model returned a dict with a key of type " +
+                                                 key.tagKind() + "; only str and int keys map to JavaScript");
+        break;
+      }
+      Napi::Value item;
+      status = IValueToJs(env, entry.value(), &item);
+      if (status.ok()) object.Set(name, item);
+    }
+    *out = object;
+  } else {
+    status = Status(ErrorCode::kForward, "the model returned a value of type " + value.tagKind() +
+                                             ", which torchpool cannot convert to JavaScript");
+  }
+  return status;
+}
+
+}  // namespace torchpool

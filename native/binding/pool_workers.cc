@@ -1,0 +1,75 @@
+#include "binding/pool_workers.h"
+
+#include "binding/errors.h"
+#include "binding/pool_wrap.h"
+
+namespace torchpool {
+
+LoadWorker::LoadWorker(Napi::Env env, PoolWrap* pool, LoadPlan plan)
+    : Napi::AsyncWorker(env, "torchpool:load"),
+      pool_(pool),
+      pool_ref_(Napi::Persistent(pool->Value())),
+      plan_(std::move(plan)),
+      deferred_(Napi::Promise::Deferred::New(env)) {
+  if (!plan_.model_buffer.IsEmpty()) {
+    // The Buffer stays referenced until OnOK, so its memory can be read from the worker.
+    Napi::Buffer<char> buffer = plan_.model_buffer.Value();
+    buffer_data_ = buffer.Data();
+    buffer_size_ = buffer.Length();
+  }
+}
+
+void LoadWorker::Execute() {
+  ModelBytes model;
+  if (plan_.model_path.empty()) {
+    model.label = "<buffer>";
+    model.bytes.assign(buffer_data_, buffer_size_);
+    if (model.bytes.empty()) {
+      status_ = Status(ErrorCode::kModelLoad, "the model buffer is empty");
+      return;
+    }
+  } else {
+    status_ = ReadModelFile(plan_.model_path, &model);
+    if (!status_.ok()) return;
+  }
+  for (const EngineConfig& config : plan_.engines) {
+    torch::jit::Module module;
+    status_ = LoadReplica(model, config.device, plan_.optimize, &module);
+    if (!status_.ok()) return;
+    if (engines_.empty()) {
+      signature_ = ForwardSignature(module.get_method("forward").function().getSchema());
+    }
+    engines_.push_back(std::make_unique<Engine>(config, std::move(module)));
+  }
+}
+
+void LoadWorker::OnOK() {
+  Napi::Env env = Env();
+  if (status_.ok()) {
+    pool_->OnLoaded(std::move(engines_), std::move(signature_));
+    deferred_.Resolve(env.Undefined());
+  } else {
+    engines_.clear();
+    pool_->OnLoadFailed();
+    deferred_.Reject(MakeError(env, status_));
+  }
+}
+
+CloseWorker::CloseWorker(Napi::Env env, PoolWrap* pool)
+    : Napi::AsyncWorker(env, "torchpool:close"),
+      pool_(pool),
+      pool_ref_(Napi::Persistent(pool->Value())),
+      engines_(pool->EnginePointers()),
+      deferred_(Napi::Promise::Deferred::New(env)) {}
+
+void CloseWorker::Execute() {
+  // A forward that is running finishes first; this may take as long as one forward.
+  for (Engine* engine : engines_) engine->Join();
+}
+
+void CloseWorker::OnOK() {
+  pool_->OnEnginesJoined(Env());
+  deferred_.Resolve(Env().Undefined());
+}
+
+}  // namespace torchpool

@@ -1,0 +1,63 @@
+#pragma once
+// One-shot jobs that must not run on the JS thread: loading replicas and joining engine threads.
+// They use libuv's pool, which is fine for rare work; forwards never run there.
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/forward_signature.h"
+#include "engine/model_loader.h"
+
+namespace torchpool {
+
+class PoolWrap;
+
+struct LoadPlan {
+  std::string model_path;           // empty when the model comes from a Buffer
+  Napi::Reference<Napi::Buffer<char>> model_buffer;
+  std::vector<EngineConfig> engines;
+  bool optimize = false;
+};
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, PoolWrap* pool, LoadPlan plan);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+
+ private:
+  PoolWrap* pool_;
+  Napi::ObjectReference pool_ref_;
+  LoadPlan plan_;
+  const char* buffer_data_ = nullptr;
+  size_t buffer_size_ = 0;
+  Napi::Promise::Deferred deferred_;
+  Status status_;
+  std::vector<std::unique_ptr<Engine>> engines_;
+  ForwardSignature signature_;
+};
+
+class CloseWorker : public Napi::AsyncWorker {
+ public:
+  CloseWorker(Napi::Env env, PoolWrap* pool);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+
+ private:
+  PoolWrap* pool_;
+  Napi::ObjectReference pool_ref_;
+  std::vector<Engine*> engines_;
+  Napi::Promise::Deferred deferred_;
+};
+
+}  // namespace torchpool

@@ -1,0 +1,51 @@
+#include "engine/status.h"
+
+#include <c10/util/Exception.h>
+
+namespace torchpool {
+
+const char* ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return "OK";
+    case ErrorCode::kInvalidArg: return "INVALID_ARG";
+    case ErrorCode::kModelLoad: return "MODEL_LOAD";
+    case ErrorCode::kForward: return "FORWARD";
+    case ErrorCode::kClosed: return "CLOSED";
+    case ErrorCode::kNoDevice: return "NO_DEVICE";
+    case ErrorCode::kCuda: return "CUDA";
+    case ErrorCode::kOutOfMemory: return "OUT_OF_MEMORY";
+    case ErrorCode::kInternal: return "INTERNAL";
+  }
+  return "INTERNAL";
+}
+
+namespace {
+
+ErrorCode Classify(const std::string& message, ErrorCode fallback) {
+  // Matched on text because the exception types moved between libtorch 1.13 and 2.x.
+  if (message.find("out of memory") != std::string::npos) return ErrorCode::kOutOfMemory;
+  if (message.find("CUDA error") != std::string::npos ||
+      message.find("CUBLAS_STATUS") != std::string::npos ||
+      message.find("cuDNN error") != std::string::npos) {
+    return ErrorCode::kCuda;
+  }
+  return fallback;
+}
+
+}  // namespace
+
+Status StatusFromCurrentException(ErrorCode fallback) {
+  try {
+    throw;
+  } catch (const c10::Error& e) {
+    std::string message = e.what_without_backtrace();
+    return Status(Classify(message, fallback), std::move(message));
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    return Status(Classify(message, fallback), std::move(message));
+  } catch (...) {
+    return Status(fallback, "unknown native exception");
+  }
+}
+
+}  // namespace torchpool

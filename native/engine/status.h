@@ -1,0 +1,51 @@
+#pragma once
+// Errors cross threads as values: an engine thread never throws into Node.
+
+#include <exception>
+#include <string>
+#include <utility>
+
+namespace torchpool {
+
+// Mirrors the codes in lib/errors.ts; JavaScript sees "ERR_TORCHPOOL_" + ErrorCodeName(code).
+enum class ErrorCode {
+  kOk,
+  kInvalidArg,
+  kModelLoad,
+  kForward,
+  kClosed,
+  kNoDevice,
+  kCuda,
+  kOutOfMemory,
+  kInternal,
+};
+
+const char* ErrorCodeName(ErrorCode code);
+
+class Status {
+ public:
+  Status() = default;
+  Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  static Status Ok() { return Status(); }
+
+  bool ok() const { return code_ == ErrorCode::kOk; }
+  ErrorCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  ErrorCode code_ = ErrorCode::kOk;
+  std::string message_;
+};
+
+// Turns the exception in flight (call from a catch block) into a Status. libtorch errors keep
+// their message without the C++ backtrace; CUDA and out-of-memory failures get their own codes.
+Status StatusFromCurrentException(ErrorCode fallback);
+
+#define TORCHPOOL_RETURN_IF_ERROR(expr)      \
+  do {                                       \
+    ::torchpool::Status _status = (expr);    \
+    if (!_status.ok()) return _status;       \
+  } while (0)
+
+}  // namespace torchpool
