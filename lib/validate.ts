@@ -9,7 +9,9 @@ import { defaultDtype, DTYPES, type Dtype, type DtypeArrays, isDtype, type Infer
 export function isTensorLike(value: unknown): value is Tensor {
   if (typeof value !== 'object' || value === null) return false;
   const data = (value as { data?: unknown }).data;
-  return ArrayBuffer.isView(data) && !(data instanceof DataView);
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) return true;
+  // { data, shape } with bad data is a malformed tensor, not a record of named arguments.
+  return 'data' in value && 'shape' in value;
 }
 
 /** Throws ERR_TORCHPOOL_INVALID_ARG unless `value` is a well-formed tensor. */
@@ -28,7 +30,8 @@ export function checkTensor(value: Tensor, where: string): void {
   const expectedArray = DTYPES[resolved].array;
   const matches = data instanceof expectedArray || (expectedArray === Uint8Array && data instanceof Uint8ClampedArray);
   if (!matches) {
-    throw invalidArg(`${where}.data`, `a ${expectedArray.name} for dtype ${resolved}`, data);
+    const article = /^[AEIOU]/.test(expectedArray.name) ? 'an' : 'a';
+    throw invalidArg(`${where}.data`, `${article} ${expectedArray.name} for dtype ${resolved}`, data);
   }
   if (!Array.isArray(shape)) throw invalidArg(`${where}.shape`, 'an array of dimensions', shape);
   let elements = 1;

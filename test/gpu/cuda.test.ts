@@ -1,0 +1,88 @@
+// Runs on a machine with a CUDA device and a CUDA libtorch; skipped with a reason elsewhere.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ErrorCodes, InferencePool, type OutputTensor, TorchpoolError, buildInfo, listDevices,
+  maxRelativeError, modelPath, randomFloats,
+} from '../support/torchpool.js';
+
+const gpus = listDevices().filter((d) => d.type === 'cuda');
+const reason = gpus.length === 0 ? `no CUDA device (${buildInfo().cuda ? 'CUDA build' : 'CPU-only libtorch build'})` : '';
+
+describe.skipIf(gpus.length === 0)(`CUDA engines${reason ? ` [skipped: ${reason}]` : ''}`, () => {
+  const pools: InferencePool[] = [];
+  const open = async (name: string, devices: string[] | 'cuda' | 'cpu' = ['cuda:0']) => {
+    const pool = await InferencePool.create({ model: await modelPath(name), devices });
+    pools.push(pool);
+    return pool;
+  };
+  let cpuMlp: InferencePool;
+  beforeAll(async () => { cpuMlp = await open('mlp', 'cpu'); });
+  afterAll(async () => { await Promise.all(pools.map((p) => p.close())); });
+
+  it('was built with CUDA and lists each device with memory and compute capability', () => {
+    expect(buildInfo().cuda).toBe(true);
+    for (const d of gpus) {
+      expect(d.name.length).toBeGreaterThan(0);
+      expect(d.totalMemory).toBeGreaterThan(1e9);
+      expect(d.freeMemory).toBeGreaterThan(0);
+      expect(d.computeCapability).toMatch(/^\d+\.\d+$/);
+    }
+  });
+
+  it("defaults 'all' to every GPU", async () => {
+    const pool = await InferencePool.create({ model: await modelPath('tiny') });
+    expect(pool.devices).toEqual(gpus.map((d) => d.id));
+    await pool.close();
+  });
+
+  it('matches the CPU reference for the MLP (fp32, 1e-4 relative)', async () => {
+    const gpu = await open('mlp');
+    const x = { data: randomFloats(16 * 256, 3), shape: [16, 256] };
+    const [a, b] = await Promise.all([gpu.infer<OutputTensor>(x), cpuMlp.infer<OutputTensor>(x)]);
+    expect(a.shape).toEqual([16, 10]);
+    expect(maxRelativeError(a.data as Float32Array, b.data as Float32Array)).toBeLessThan(1e-4);
+  });
+
+  it('matches the CPU reference for ResNet-18 (cuDNN may use TF32 convolutions: 1e-2)', async () => {
+    const gpu = await open('resnet18');
+    const cpu = await open('resnet18', 'cpu');
+    const x = { data: randomFloats(2 * 3 * 64 * 64, 9), shape: [2, 3, 64, 64] };
+    const [a, b] = await Promise.all([gpu.infer<OutputTensor>(x), cpu.infer<OutputTensor>(x)]);
+    expect(maxRelativeError(a.data as Float32Array, b.data as Float32Array)).toBeLessThan(1e-2);
+  });
+
+  it('returns tuples and dicts from the device, and int64 inputs work', async () => {
+    const tuple = await open('tuple_out');
+    const [plus] = await tuple.infer<OutputTensor[]>({ data: new Float32Array([1, 2]), shape: [1, 2] });
+    expect(Array.from(plus!.data as Float32Array)).toEqual([2, 3]);
+    const emb = await open('embedding');
+    const out = await emb.infer<OutputTensor>({ data: BigInt64Array.from([1n, 2n]), shape: [1, 2] });
+    expect(out.shape).toEqual([1, 16]);
+  });
+
+  it('rejects a failing forward on the device and keeps serving', async () => {
+    const pool = await open('raises');
+    const bad = await pool.infer({ data: new Float32Array([-1]), shape: [1] }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(TorchpoolError);
+    expect((bad as TorchpoolError).code).toBe(ErrorCodes.FORWARD);
+    const good = await pool.infer<OutputTensor>({ data: new Float32Array([2]), shape: [1] });
+    expect(Array.from(good.data as Float32Array)).toEqual([4]);
+  });
+
+  it('serves thousands of concurrent requests on two engines of one GPU without growing device memory', async () => {
+    const pool = await open('mlp', ['cuda:0', 'cuda:0']);
+    const x = { data: randomFloats(256, 5), shape: [1, 256] };
+    const reference = await cpuMlp.infer<OutputTensor>(x);
+    await Promise.all(Array.from({ length: 500 }, () => pool.infer(x)));
+    const freeBefore = listDevices().find((d) => d.id === 'cuda:0')!.freeMemory;
+    for (let round = 0; round < 4; round++) {
+      const outs = await Promise.all(Array.from({ length: 1000 }, () => pool.infer<OutputTensor>(x)));
+      for (const out of outs.slice(0, 10)) {
+        expect(maxRelativeError(out.data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-4);
+      }
+    }
+    const freeAfter = listDevices().find((d) => d.id === 'cuda:0')!.freeMemory;
+    expect(freeBefore - freeAfter).toBeLessThan(64 * 2 ** 20);
+    expect(pool.stats().engines.every((e) => e.requests > 0)).toBe(true);
+  });
+});
