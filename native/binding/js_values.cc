@@ -189,9 +189,9 @@ Status IValueToJs(Napi::Env env, const c10::IValue& value, Napi::Value* out) {
   } else if (value.isTensorList() || value.isList() || value.isTuple()) {
     std::vector<c10::IValue> items;
     if (value.isTensorList()) {
-      for (const at::Tensor& t : value.toTensorList()) items.emplace_back(t);
+      for (at::Tensor t : value.toTensorList()) items.emplace_back(t);
     } else if (value.isList()) {
-      for (const c10::IValue& v : value.toList()) items.push_back(v);
+      for (c10::IValue v : value.toList()) items.push_back(v);
     } else {
       items = value.toTupleRef().elements().vec();
     }

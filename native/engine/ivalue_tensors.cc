@@ -11,14 +11,14 @@ c10::IValue MapTensors(const c10::IValue& value, const TensorFn& fn) {
   if (value.isTensor()) return fn(value.toTensor());
   if (value.isTensorList()) {
     c10::List<at::Tensor> out;
-    for (const at::Tensor& t : value.toTensorList()) out.push_back(fn(t));
+    for (at::Tensor t : value.toTensorList()) out.push_back(fn(t));
     return out;
   }
   if (value.isList()) {
     c10::impl::GenericList in = value.toList();
     c10::impl::GenericList out(in.elementType());
     out.reserve(in.size());
-    for (const c10::IValue& item : in) out.push_back(MapTensors(item, fn));
+    for (c10::IValue item : in) out.push_back(MapTensors(item, fn));
     return out;
   }
   if (value.isTuple()) {

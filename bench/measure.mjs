@@ -1,0 +1,81 @@
+// Measurement helpers shared by the benchmark suites: torchpool runs in this process, the raw
+// C++ baseline and Python peers run as child processes on the same model file.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const rawForwardBinary = path.join(root, 'build', 'bench', 'torchpool-raw-forward');
+
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.round(p * (sorted.length - 1)))];
+}
+
+export function median(values) {
+  return percentile(values, 0.5);
+}
+
+function randomInput(shape) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.random();
+  return { data, shape };
+}
+
+function inputsFor(shape, intArg) {
+  const x = randomInput(shape);
+  return intArg === undefined ? x : [x, intArg];
+}
+
+/** One request at a time: latency of infer() as a caller sees it. */
+export async function torchpoolLatency(pool, { shape, intArg, iters, warmup }) {
+  const inputs = inputsFor(shape, intArg);
+  for (let i = 0; i < warmup; i++) await pool.infer(inputs);
+  const micros = [];
+  for (let i = 0; i < iters; i++) {
+    const start = performance.now();
+    await pool.infer(inputs);
+    micros.push((performance.now() - start) * 1000);
+  }
+  return { p50_us: percentile(micros, 0.5), p99_us: percentile(micros, 0.99), mean_us: micros.reduce((a, b) => a + b, 0) / iters, iters };
+}
+
+/** `concurrency` requests kept in flight: items per second through the pool. */
+export async function torchpoolThroughput(pool, { shape, intArg, requests, concurrency, warmup = concurrency }) {
+  const inputs = inputsFor(shape, intArg);
+  const run = async (count) => {
+    let next = 0;
+    const worker = async () => { while (next++ < count) await pool.infer(inputs); };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  };
+  await run(warmup);
+  const start = performance.now();
+  await run(requests);
+  const seconds = (performance.now() - start) / 1000;
+  return { requests_per_s: requests / seconds, items_per_s: (requests * shape[0]) / seconds, seconds };
+}
+
+/** The same forward in a C++ loop (bench/native/raw_forward.cc). */
+export function rawForward({ model, device, shape, intArg, iters, warmup, threads }) {
+  const args = ['--model', model, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup)];
+  if (threads) args.push('--threads', String(threads));
+  if (intArg !== undefined) args.push('--int-arg', String(intArg));
+  const child = spawnSync(rawForwardBinary, args, { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`raw forward failed: ${child.stderr || child.error}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop());
+}
+
+/** Event-loop stall while `work` runs: the worst gap of a 1 ms interval, in ms. */
+export async function worstIntervalGap(work) {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 1);
+  await work();
+  clearInterval(timer);
+  return worst;
+}

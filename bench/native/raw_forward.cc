@@ -1,0 +1,78 @@
+// The limit for a machine: the same TorchScript forward called in a plain C++ loop, with no
+// queue, no thread hand-off and no JavaScript. Host input in, host output out, like torchpool.
+//   torchpool-raw-forward --model m.pt --device cuda:0 --shape 8,3,224,224 [--int-arg 100]
+//                         [--iters 200] [--warmup 20] [--threads 2]
+// Prints one JSON line: per-iteration latency percentiles in microseconds.
+#include <torch/script.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::vector<int64_t> ParseShape(const std::string& text) {
+  std::vector<int64_t> shape;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    shape.push_back(std::stoll(text.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  return shape;
+}
+
+double Percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  size_t index = std::min(values.size() - 1, static_cast<size_t>(p * (values.size() - 1) + 0.5));
+  return values[index];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_path, device_name = "cpu", shape_text = "1,16";
+  int iters = 200, warmup = 20, threads = 0;
+  long long int_arg = -1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--model") model_path = value;
+    else if (flag == "--device") device_name = value;
+    else if (flag == "--shape") shape_text = value;
+    else if (flag == "--iters") iters = std::stoi(value);
+    else if (flag == "--warmup") warmup = std::stoi(value);
+    else if (flag == "--threads") threads = std::stoi(value);
+    else if (flag == "--int-arg") int_arg = std::stoll(value);
+  }
+  try {
+    if (threads > 0) at::set_num_threads(threads);
+    c10::InferenceMode inference_mode;
+    c10::Device device(device_name);
+    torch::jit::Module module = torch::jit::load(model_path, device);
+    module.eval();
+    at::Tensor input = at::rand(ParseShape(shape_text));
+    std::vector<double> micros;
+    for (int i = 0; i < warmup + iters; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      std::vector<c10::IValue> args{input.to(device)};
+      if (int_arg >= 0) args.emplace_back(static_cast<int64_t>(int_arg));
+      at::Tensor output = module.forward(std::move(args)).toTensor().to(at::kCPU);
+      auto end = std::chrono::steady_clock::now();
+      if (i >= warmup) micros.push_back(std::chrono::duration<double, std::micro>(end - start).count());
+    }
+    double sum = 0;
+    for (double m : micros) sum += m;
+    std::printf("{\"p50_us\":%.2f,\"p99_us\":%.2f,\"mean_us\":%.2f,\"iters\":%d,\"threads\":%d}\n",
+                Percentile(micros, 0.5), Percentile(micros, 0.99), sum / micros.size(), iters,
+                at::get_num_threads());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "raw_forward: %s\n", e.what());
+    return 1;
+  }
+}

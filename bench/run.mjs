@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// Runs the benchmark suites and writes bench/data/<suite>.json; bench/report.mjs turns the
+// data files into BENCHMARKS.md.   node bench/run.mjs [--suite cpu|gpu|auto] [--quick]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import torchpool from '../dist/index.js';
+import { median, rawForward, root, torchpoolLatency, torchpoolThroughput, worstIntervalGap } from './measure.mjs';
+
+const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
+const argv = process.argv.slice(2);
+const flag = (name, fallback) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : fallback; };
+const quick = argv.includes('--quick');
+const gpus = listDevices().filter((d) => d.type === 'cuda');
+const suite = flag('suite', 'auto') === 'auto' ? (gpus.length ? 'gpu' : 'cpu') : flag('suite');
+const cacheDir = path.join(root, '.cache', 'models');
+const model = (name) => builtinModelPath(name, { cacheDir });
+const cores = os.availableParallelism();
+const repeats = quick ? 1 : 3;
+
+function machine() {
+  const cpu = listDevices()[0];
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    host: os.hostname(),
+    cpu: `${cpu.name} (${cores} cores)`,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    gpus: gpus.map((g) => `${g.name} (${Math.round(g.totalMemory / 2 ** 30)} GiB, sm ${g.computeCapability})`),
+    node: process.version,
+    libtorch: `${buildInfo().torchVersion} (${buildInfo().torchOrigin}${buildInfo().cuda ? ', CUDA' : ''})`,
+    command: `node bench/run.mjs --suite ${suite}${quick ? ' --quick' : ''}`,
+  };
+}
+
+// Each case: torchpool and raw C++ on the same file, repeated; medians of per-run p50s.
+async function latencyCase({ name, modelName, device, shape, intArg, threads, iters, warmup }) {
+  const file = await model(modelName);
+  const pool = await InferencePool.create({ model: file, devices: [device], threadsPerEngine: threads });
+  const ours = [], raw = [];
+  for (let r = 0; r < repeats; r++) {
+    ours.push(await torchpoolLatency(pool, { shape, intArg, iters, warmup }));
+    raw.push(rawForward({ model: file, device, shape, intArg, iters, warmup, threads }));
+  }
+  await pool.close();
+  const row = {
+    name, device, shape, threads,
+    torchpool_p50_us: median(ours.map((o) => o.p50_us)),
+    torchpool_p99_us: median(ours.map((o) => o.p99_us)),
+    raw_p50_us: median(raw.map((o) => o.p50_us)),
+    raw_p99_us: median(raw.map((o) => o.p99_us)),
+  };
+  row.overhead_us = row.torchpool_p50_us - row.raw_p50_us;
+  row.raw_over_torchpool = row.raw_p50_us / row.torchpool_p50_us;
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+function pythonPeer({ file, device, shape, iters, warmup, eager }) {
+  const python = process.env.TORCHPOOL_BENCH_PYTHON || 'python3';
+  const args = [path.join(root, 'bench/peers/torch_python.py'), '--model', file, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup)];
+  if (eager) args.push('--eager', eager);
+  const child = spawnSync(python, args, { encoding: 'utf8' });
+  if (child.status !== 0) return { error: (child.stderr || String(child.error)).trim().split('\n').pop() };
+  return Object.fromEntries(child.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((o) => [o.variant, o]));
+}
+
+async function cpuSuite() {
+  const rows = [];
+  rows.push(await latencyCase({ name: 'tiny (Linear 16x16), batch 1', modelName: 'tiny', device: 'cpu', shape: [1, 16], threads: 1, iters: quick ? 500 : 3000, warmup: 200 }));
+  rows.push(await latencyCase({ name: 'MLP 256-1024-1024-10, batch 64', modelName: 'mlp', device: 'cpu', shape: [64, 256], threads: cores, iters: quick ? 50 : 300, warmup: 20 }));
+  rows.push(await latencyCase({ name: 'ResNet-18 64x64, batch 8', modelName: 'resnet18', device: 'cpu', shape: [8, 3, 64, 64], threads: cores, iters: quick ? 10 : 40, warmup: 3 }));
+  // Event loop: how long the JS thread stalls while heavy forwards run.
+  const pool = await InferencePool.create({ model: await model('resnet18'), devices: 'cpu', threadsPerEngine: Math.max(1, cores - 1) });
+  const image = { data: new Float32Array(8 * 3 * 96 * 96).fill(0.5), shape: [8, 3, 96, 96] };
+  await pool.infer(image);
+  const gaps = [];
+  for (let r = 0; r < repeats; r++) gaps.push(await worstIntervalGap(() => Promise.all(Array.from({ length: 6 }, () => pool.infer(image)))));
+  const forwardMs = pool.stats().engines[0].busyMs / pool.stats().engines[0].requests;
+  await pool.close();
+  const eventLoop = { workload: 'ResNet-18 96x96 batch 8, 6 requests', worst_gap_ms: median(gaps), forward_ms: forwardMs };
+  console.log(JSON.stringify(eventLoop));
+  return { latency: rows, eventLoop };
+}
+
+async function gpuSuite() {
+  const device = gpus[0].id;
+  const latency = [];
+  latency.push(await latencyCase({ name: 'tiny (Linear 16x16), batch 1', modelName: 'tiny', device, shape: [1, 16], threads: 1, iters: 2000, warmup: 200 }));
+  const file = await model('resnet50');
+  const resnet = [];
+  for (const batch of quick ? [1, 32] : [1, 8, 32, 128]) {
+    const shape = [batch, 3, 224, 224];
+    const iters = batch >= 128 ? 30 : batch >= 32 ? 60 : 150;
+    const row = await latencyCase({ name: `ResNet-50 224x224, batch ${batch}`, modelName: 'resnet50', device, shape, threads: 1, iters, warmup: 10 });
+    const peer = pythonPeer({ file, device, shape, iters, warmup: 10, eager: 'resnet50' });
+    row.python_jit_p50_us = peer.jit?.p50_us;
+    row.python_eager_p50_us = peer.eager?.p50_us;
+    row.python_error = peer.error;
+    row.images_per_s = (batch * 1e6) / row.torchpool_p50_us;
+    console.log(JSON.stringify(row));
+    resnet.push(row);
+  }
+  // Two engines on one GPU with requests in flight: does a second stream of work add throughput?
+  const throughput = [];
+  for (const engines of [1, 2]) {
+    const pool = await InferencePool.create({ model: file, devices: Array(engines).fill(device) });
+    const result = await torchpoolThroughput(pool, { shape: [32, 3, 224, 224], requests: quick ? 40 : 160, concurrency: 4 });
+    await pool.close();
+    throughput.push({ engines, batch: 32, concurrency: 4, ...result });
+    console.log(JSON.stringify(throughput.at(-1)));
+  }
+  return { latency, resnet, throughput };
+}
+
+const results = { suite, machine: machine(), ...(suite === 'gpu' ? await gpuSuite() : await cpuSuite()) };
+const out = flag('out', path.join(root, 'bench', 'data', `${suite}.json`));
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+console.log(`wrote ${path.relative(root, out)}`);
