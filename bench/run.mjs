@@ -34,7 +34,7 @@ function machine() {
 }
 
 // Each case: torchpool and raw C++ on the same file, repeated; medians of per-run p50s.
-async function latencyCase({ name, modelName, device, shape, intArg, threads, iters, warmup }) {
+async function latencyCase({ name, modelName, device, shape, intArg, threads, iters, warmup, peer = false }) {
   const file = await model(modelName);
   const pool = await InferencePool.create({ model: file, devices: [device], threadsPerEngine: threads });
   const ours = [], raw = [];
@@ -50,16 +50,22 @@ async function latencyCase({ name, modelName, device, shape, intArg, threads, it
     raw_p50_us: median(raw.map((o) => o.p50_us)),
     raw_p99_us: median(raw.map((o) => o.p99_us)),
   };
+  if (peer) {
+    const python = pythonPeer({ file, device, shape, iters, warmup, threads });
+    row.python_jit_p50_us = python.jit?.p50_us;
+    row.python_error = python.error;
+  }
   row.overhead_us = row.torchpool_p50_us - row.raw_p50_us;
   row.raw_over_torchpool = row.raw_p50_us / row.torchpool_p50_us;
   console.log(JSON.stringify(row));
   return row;
 }
 
-function pythonPeer({ file, device, shape, iters, warmup, eager }) {
+function pythonPeer({ file, device, shape, iters, warmup, eager, threads }) {
   const python = process.env.TORCHPOOL_BENCH_PYTHON || 'python3';
   const args = [path.join(root, 'bench/peers/torch_python.py'), '--model', file, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup)];
   if (eager) args.push('--eager', eager);
+  if (threads) args.push('--threads', String(threads));
   const child = spawnSync(python, args, { encoding: 'utf8' });
   if (child.status !== 0) return { error: (child.stderr || String(child.error)).trim().split('\n').pop() };
   return Object.fromEntries(child.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((o) => [o.variant, o]));
@@ -67,9 +73,9 @@ function pythonPeer({ file, device, shape, iters, warmup, eager }) {
 
 async function cpuSuite() {
   const rows = [];
-  rows.push(await latencyCase({ name: 'tiny (Linear 16x16), batch 1', modelName: 'tiny', device: 'cpu', shape: [1, 16], threads: 1, iters: quick ? 500 : 3000, warmup: 200 }));
-  rows.push(await latencyCase({ name: 'MLP 256-1024-1024-10, batch 64', modelName: 'mlp', device: 'cpu', shape: [64, 256], threads: cores, iters: quick ? 50 : 300, warmup: 20 }));
-  rows.push(await latencyCase({ name: 'ResNet-18 64x64, batch 8', modelName: 'resnet18', device: 'cpu', shape: [8, 3, 64, 64], threads: cores, iters: quick ? 10 : 40, warmup: 3 }));
+  rows.push(await latencyCase({ name: 'tiny (Linear 16x16), batch 1', modelName: 'tiny', device: 'cpu', shape: [1, 16], threads: 1, iters: quick ? 500 : 3000, warmup: 200, peer: true }));
+  rows.push(await latencyCase({ name: 'MLP 256-1024-1024-10, batch 64', modelName: 'mlp', device: 'cpu', shape: [64, 256], threads: cores, iters: quick ? 50 : 300, warmup: 20, peer: true }));
+  rows.push(await latencyCase({ name: 'ResNet-18 64x64, batch 8', modelName: 'resnet18', device: 'cpu', shape: [8, 3, 64, 64], threads: cores, iters: quick ? 10 : 40, warmup: 3, peer: true }));
   // Event loop: how long the JS thread stalls while heavy forwards run.
   const pool = await InferencePool.create({ model: await model('resnet18'), devices: 'cpu', threadsPerEngine: Math.max(1, cores - 1) });
   const image = { data: new Float32Array(8 * 3 * 96 * 96).fill(0.5), shape: [8, 3, 96, 96] };

@@ -20,6 +20,10 @@ if ! user_torch; then
   # Without it libtorch falls back to the reference BLAS (about 24x slower on an MLP).
   has_pkg libopenblas0-openmp || missing+=(libopenblas0-openmp)
 fi
+# bench only: PyTorch in Python as the peer on the same model (Debian's build of 1.13).
+if [[ ${1:-} == --bench ]] && ! python3 -c 'import torch' 2>/dev/null && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  missing+=(python3-torch)
+fi
 command -v cmake >/dev/null || missing+=(cmake)
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || command -v ninja >/dev/null || missing+=(make)

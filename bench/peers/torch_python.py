@@ -34,7 +34,10 @@ def main():
     parser.add_argument("--iters", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--eager", default="")
+    parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     shape = [int(d) for d in args.shape.split(",")]
     x = torch.rand(shape)
     jit = torch.jit.load(args.model, map_location=args.device).eval()

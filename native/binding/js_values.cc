@@ -12,6 +12,8 @@ namespace torchpool {
 namespace {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
+// Below this, copying into a fresh ArrayBuffer is cheaper than an external one and its finalizer.
+constexpr size_t kMinLentBytes = 64 * 1024;
 
 Status Invalid(const std::string& where, const std::string& what) {
   return Status(ErrorCode::kInvalidArg, where + ": " + what);
@@ -36,7 +38,8 @@ Status ShapeFromJs(const Napi::Value& value, const std::string& where,
   return Status::Ok();
 }
 
-Status TensorFromJs(const Napi::Object& object, const std::string& where, c10::IValue* out) {
+Status TensorFromJs(const Napi::Object& object, const std::string& where, c10::IValue* out,
+                    std::vector<void*>* holds) {
   Napi::Value data_value = object.Get("data");
   if (!data_value.IsTypedArray()) {
     return Invalid(where + ".data", "expected a TypedArray");
@@ -65,26 +68,35 @@ Status TensorFromJs(const Napi::Object& object, const std::string& where, c10::I
                                         " elements but data has " +
                                         std::to_string(data.ElementLength()));
   }
-  at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(dtype->scalar_type));
+  auto options = at::TensorOptions().dtype(dtype->scalar_type);
   const uint8_t* source =
       static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
-  if (dtype->scalar_type == c10::ScalarType::Bool) {
-    // libtorch requires bool bytes to be exactly 0 or 1.
-    bool* target = tensor.data_ptr<bool>();
+  if (dtype->scalar_type == c10::ScalarType::Bool || numel == 0) {
+    // libtorch requires bool bytes to be exactly 0 or 1, so these are copied (and normalised).
+    at::Tensor tensor = at::empty(shape, options);
+    bool* target = numel > 0 ? tensor.data_ptr<bool>() : nullptr;
     for (int64_t i = 0; i < numel; ++i) target[i] = source[i] != 0;
-  } else if (numel > 0) {
-    std::memcpy(tensor.data_ptr(), source, numel * dtype->element_size);
+    *out = std::move(tensor);
+    return Status::Ok();
   }
-  *out = std::move(tensor);
+  // A view of the caller's memory: no copy on the JS thread. The reference keeps the array alive
+  // until the request settles; the documented contract is that the caller leaves it unchanged
+  // until then (as with fs.write).
+  napi_ref ref = nullptr;
+  napi_status s = napi_create_reference(object.Env(), data, 1, &ref);
+  if (s != napi_ok) return Status(ErrorCode::kInternal, where + ": could not reference input data");
+  holds->push_back(ref);
+  *out = at::from_blob(const_cast<uint8_t*>(source), shape, options);
   return Status::Ok();
 }
 
-Status ListFromJs(const Napi::Array& array, const std::string& where, c10::IValue* out) {
+Status ListFromJs(const Napi::Array& array, const std::string& where, c10::IValue* out,
+                  std::vector<void*>* holds) {
   std::vector<c10::IValue> items(array.Length());
   bool all_tensors = true, all_ints = true, all_numbers = true, all_bools = true;
   for (uint32_t i = 0; i < array.Length(); ++i) {
     TORCHPOOL_RETURN_IF_ERROR(
-        JsToIValue(array.Get(i), where + "[" + std::to_string(i) + "]", &items[i]));
+        JsToIValue(array.Get(i), where + "[" + std::to_string(i) + "]", &items[i], holds));
     all_tensors = all_tensors && items[i].isTensor();
     all_ints = all_ints && items[i].isInt();
     all_numbers = all_numbers && (items[i].isInt() || items[i].isDouble());
@@ -112,6 +124,40 @@ Status ListFromJs(const Napi::Array& array, const std::string& where, c10::IValu
   return Status::Ok();
 }
 
+void FinalizeOutputTensor(napi_env env, void* /*data*/, void* hint) {
+  auto* tensor = static_cast<at::Tensor*>(hint);
+  int64_t adjusted = 0;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(tensor->nbytes()), &adjusted);
+  delete tensor;
+}
+
+// An output tensor that is the only user of memory libtorch allocated can be handed to JS as is;
+// anything else (a view, a model parameter, an input's memory) is copied.
+bool CanLendStorage(const at::Tensor& tensor) {
+  const c10::Storage& storage = tensor.storage();
+  return storage.allocator() != nullptr && storage.use_count() == 1 &&
+         tensor.storage_offset() == 0 && tensor.nbytes() == storage.nbytes() &&
+         tensor.nbytes() >= kMinLentBytes;
+}
+
+napi_value OutputBuffer(Napi::Env env, const at::Tensor& tensor) {
+  size_t bytes = tensor.nbytes();
+  if (CanLendStorage(tensor)) {
+    auto* owner = new at::Tensor(tensor);
+    napi_value buffer;
+    if (napi_create_external_arraybuffer(env, owner->data_ptr(), bytes, FinalizeOutputTensor, owner,
+                                         &buffer) == napi_ok) {
+      int64_t adjusted = 0;
+      napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &adjusted);
+      return buffer;
+    }
+    delete owner;  // external buffers not allowed here (e.g. a V8 sandbox): copy instead
+  }
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
+  if (bytes > 0) std::memcpy(buffer.Data(), tensor.data_ptr(), bytes);
+  return buffer;
+}
+
 Napi::Value TensorToJs(Napi::Env env, const at::Tensor& tensor, Status* status) {
   const DtypeInfo* dtype = FindDtype(tensor.scalar_type());
   if (dtype == nullptr) {
@@ -119,10 +165,9 @@ Napi::Value TensorToJs(Napi::Env env, const at::Tensor& tensor, Status* status) 
     return env.Undefined();
   }
   size_t numel = static_cast<size_t>(tensor.numel());
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, numel * dtype->element_size);
-  if (numel > 0) std::memcpy(buffer.Data(), tensor.data_ptr(), numel * dtype->element_size);
   napi_value array;
-  napi_status s = napi_create_typedarray(env, dtype->array_type, numel, buffer, 0, &array);
+  napi_status s =
+      napi_create_typedarray(env, dtype->array_type, numel, OutputBuffer(env, tensor), 0, &array);
   NAPI_THROW_IF_FAILED(env, s, Napi::Value());
   Napi::Array shape = Napi::Array::New(env, tensor.dim());
   for (int64_t i = 0; i < tensor.dim(); ++i) {
@@ -137,7 +182,8 @@ Napi::Value TensorToJs(Napi::Env env, const at::Tensor& tensor, Status* status) 
 
 }  // namespace
 
-Status JsToIValue(const Napi::Value& value, const std::string& where, c10::IValue* out) {
+Status JsToIValue(const Napi::Value& value, const std::string& where, c10::IValue* out,
+                  std::vector<void*>* holds) {
   if (value.IsNull() || value.IsUndefined()) {
     *out = c10::IValue();
   } else if (value.IsBoolean()) {
@@ -157,9 +203,9 @@ Status JsToIValue(const Napi::Value& value, const std::string& where, c10::IValu
   } else if (value.IsString()) {
     *out = value.As<Napi::String>().Utf8Value();
   } else if (value.IsArray()) {
-    return ListFromJs(value.As<Napi::Array>(), where, out);
+    return ListFromJs(value.As<Napi::Array>(), where, out, holds);
   } else if (value.IsObject() && !value.IsFunction()) {
-    return TensorFromJs(value.As<Napi::Object>(), where, out);
+    return TensorFromJs(value.As<Napi::Object>(), where, out, holds);
   } else {
     return Invalid(where, "expected a tensor ({ data, shape, dtype? }), a number, a boolean, "
                           "a string, null or an array");
@@ -225,6 +271,11 @@ Status IValueToJs(Napi::Env env, const c10::IValue& value, Napi::Value* out) {
                                              ", which torchpool cannot convert to JavaScript");
   }
   return status;
+}
+
+void ReleaseInputRefs(Napi::Env env, std::vector<void*>& holds) {
+  for (void* ref : holds) napi_delete_reference(env, static_cast<napi_ref>(ref));
+  holds.clear();
 }
 
 }  // namespace torchpool

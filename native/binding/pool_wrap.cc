@@ -45,7 +45,9 @@ void PoolWrap::OnEnvCleanup(void* self) {
 }
 
 void PoolWrap::ShutDownNow() {
-  queue_.Close();  // requests still queued are dropped: nobody is left to settle them
+  // Requests still queued are dropped: nobody is left to settle them, and their input
+  // references go with the environment.
+  queue_.Close();
   for (auto& engine : engines_) engine->Join();
   engines_.clear();
   completions_.Drain();
@@ -125,19 +127,24 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
   Napi::Array args = info[0].As<Napi::Array>();
   request->args.resize(args.Length());
   for (uint32_t i = 0; i < args.Length() && status.ok(); ++i) {
-    status = JsToIValue(args.Get(i), "inputs[" + std::to_string(i) + "]", &request->args[i]);
+    status = JsToIValue(args.Get(i), "inputs[" + std::to_string(i) + "]", &request->args[i],
+                        &request->js_input_refs);
   }
   if (status.ok() && info[1].IsObject()) {
     Napi::Object kwargs = info[1].As<Napi::Object>();
     Napi::Array names = kwargs.GetPropertyNames();
     for (uint32_t i = 0; i < names.Length() && status.ok(); ++i) {
       std::string name = names.Get(i).As<Napi::String>().Utf8Value();
-      status = JsToIValue(kwargs.Get(name), "inputs." + name, &request->kwargs[name]);
+      status = JsToIValue(kwargs.Get(name), "inputs." + name, &request->kwargs[name],
+                          &request->js_input_refs);
     }
   }
   if (status.ok()) status = signature_.Prepare(request->args, request->kwargs);
   if (!status.ok()) {
     // Bad input is a synchronous error: nothing was queued (lib/pool.ts turns it into a rejection).
+    request->args.clear();
+    request->kwargs.clear();
+    ReleaseInputRefs(env, request->js_input_refs);
     throw Napi::Error(env, MakeError(env, status));
   }
   // The raw deferred travels with the request and is settled in Settle() on this thread.
@@ -190,6 +197,10 @@ void PoolWrap::Settle(Napi::Env env, Request& request) {
     }
   }
   request.output = c10::IValue();
+  // Only now may the caller's input arrays go: the output could have been a view of one.
+  request.args.clear();
+  request.kwargs.clear();
+  ReleaseInputRefs(env, request.js_input_refs);
   if (status.ok()) {
     napi_resolve_deferred(env, deferred, value);
   } else {

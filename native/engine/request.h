@@ -28,8 +28,11 @@ struct Request {
   Clock::time_point started;
   Clock::time_point finished;
 
-  // The promise to settle. Opaque here: only the JS thread reads it (binding/pool_wrap.cc).
+  // Owned by the JS side and opaque here; only the JS thread touches them (binding/pool_wrap.cc):
+  // the promise to settle, and references that keep input TypedArrays alive while tensors in
+  // `args` / `kwargs` read their memory without a copy.
   void* js_deferred = nullptr;
+  std::vector<void*> js_input_refs;
 };
 
 using RequestPtr = std::unique_ptr<Request>;

@@ -54,10 +54,24 @@ describe('dtype round trips through a forward', () => {
     expect(Array.from(view.data as Float64Array)).toEqual([3, 4, 5]);
   });
 
-  it('copies inputs at call time, so the caller may reuse its buffer at once', async () => {
-    const data = new Float32Array([1, 2, 3]);
-    const pending = pool.infer<OutputTensor>({ data, shape: [3] });
-    data.fill(0);
-    expect(Array.from((await pending).data as Float32Array)).toEqual([1, 2, 3]);
+  it('returns outputs that own their memory, small (copied) and large (lent by libtorch)', async () => {
+    for (const n of [3, 100_000]) {
+      const input = new Float32Array(n).fill(2);
+      const first = await pool.infer<OutputTensor>({ data: input, shape: [n] });
+      expect(first.data).not.toBe(input);
+      (first.data as Float32Array).fill(-1); // must not leak into the input or later results
+      expect(input.every((v) => v === 2)).toBe(true);
+      const second = await pool.infer<OutputTensor>({ data: input, shape: [n] });
+      expect((second.data as Float32Array).every((v) => v === 2)).toBe(true);
+      expect((second.data as Float32Array).buffer).not.toBe((first.data as Float32Array).buffer);
+    }
+  });
+
+  it('keeps input arrays alive while requests are in flight, even if the caller drops them', async () => {
+    const pending = Array.from({ length: 50 }, (_, i) =>
+      pool.infer<OutputTensor>({ data: new Float64Array(20_000).fill(i), shape: [20_000] }));
+    (globalThis as { gc?: () => void }).gc?.();
+    const outs = await Promise.all(pending);
+    outs.forEach((out, i) => expect((out.data as Float64Array).every((v) => v === i)).toBe(true));
   });
 });
