@@ -38,8 +38,8 @@ if (cpu) {
       ratio(r.torchpool_p50_us, r.raw_p50_us), ratio(r.torchpool_p50_us, r.python_jit_p50_us), us(r.overhead_us)]),
   ));
   out.push('', `The overhead per call is what a request pays for leaving the JS thread and coming back: validation,`,
-    'copying the input out of its TypedArray, one hand-off to the engine thread and one back through the event',
-    'loop. It is a fixed cost, so it matters for tiny models and vanishes for real ones.', '',
+    'wrapping the input TypedArrays as tensors (no copy), one hand-off to the engine thread and one back through',
+    'the event loop. It is a fixed cost, so it matters for tiny models and vanishes for real ones.', '',
     '### Event loop during inference', '',
     `While ${cpu.eventLoop.workload} ran (each forward about ${cpu.eventLoop.forward_ms.toFixed(0)} ms), the worst gap between`,
     `ticks of a 1 ms \`setInterval\` was **${cpu.eventLoop.worst_gap_ms.toFixed(1)} ms**. A peer that runs the forward on the JS`,
