@@ -24,7 +24,7 @@ Status SummarizeForwardError(Status status) {
 }  // namespace
 
 Engine::Engine(EngineConfig config, torch::jit::Module module)
-    : config_(std::move(config)), module_(std::move(module)) {}
+    : config_(std::move(config)), module_(std::move(module)), forward_(module_.get_method("forward")) {}
 
 Engine::~Engine() { Join(); }
 
@@ -66,7 +66,7 @@ void Engine::Execute(Request& request) {
       for (auto& arg : request.args) arg = MapTensors(arg, to_device);
       for (auto& [name, value] : request.kwargs) value = MapTensors(value, to_device);
     }
-    c10::IValue output = module_.get_method("forward")(std::move(request.args), request.kwargs);
+    c10::IValue output = forward_(std::move(request.args), request.kwargs);
     request.output = MapTensors(output, ToHostTensor);
     request.status = Status::Ok();
   } catch (...) {

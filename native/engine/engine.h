@@ -49,6 +49,7 @@ class Engine {
 
   EngineConfig config_;
   torch::jit::Module module_;
+  torch::jit::Method forward_;  // looked up once, not per request
   std::thread thread_;
 
   std::atomic<uint64_t> requests_{0};
