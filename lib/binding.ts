@@ -125,9 +125,9 @@ export function explainLoadFailure(error: unknown): string {
       `which one).\n(${where}; original error: ${message})`
     );
   }
-  if (/invalid ELF header|wrong ELF class|ELFCLASS|not a dynamic executable|Exec format error/.test(message)) {
+  if (/invalid ELF header|wrong ELF class|ELFCLASS|not a dynamic executable|Exec format error|file too short/.test(message)) {
     return (
-      `${head}: the prebuilt binary is for another platform or architecture than ${where}. ` +
+      `${head}: the binary is not a library for ${where}: built for another platform or architecture, or damaged. ` +
       `Build it here: \`npm rebuild torchpool --build-from-source\` (needs cmake, a C++17 compiler and libtorch).\n(original error: ${message})`
     );
   }

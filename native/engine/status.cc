@@ -2,6 +2,8 @@
 
 #include <c10/util/Exception.h>
 
+#include <new>
+
 namespace torchpool {
 
 const char* ErrorCodeName(ErrorCode code) {
@@ -23,7 +25,10 @@ namespace {
 
 ErrorCode Classify(const std::string& message, ErrorCode fallback) {
   // Matched on text because the exception types moved between libtorch 1.13 and 2.x.
-  if (message.find("out of memory") != std::string::npos) return ErrorCode::kOutOfMemory;
+  if (message.find("out of memory") != std::string::npos ||
+      message.find("can't allocate memory") != std::string::npos) {
+    return ErrorCode::kOutOfMemory;
+  }
   if (message.find("CUDA error") != std::string::npos ||
       message.find("CUBLAS_STATUS") != std::string::npos ||
       message.find("cuDNN error") != std::string::npos) {
@@ -37,6 +42,8 @@ ErrorCode Classify(const std::string& message, ErrorCode fallback) {
 Status StatusFromCurrentException(ErrorCode fallback) {
   try {
     throw;
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kOutOfMemory, "out of host memory (std::bad_alloc)");
   } catch (const c10::Error& e) {
     std::string message = e.what_without_backtrace();
     return Status(Classify(message, fallback), std::move(message));
