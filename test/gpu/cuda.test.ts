@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ErrorCodes, InferencePool, type OutputTensor, TorchpoolError, buildInfo, listDevices,
-  maxRelativeError, modelPath, randomFloats,
+  maxRelativeError, modelPath, randomFloats, worstIntervalGap,
 } from '../support/torchpool.js';
 
 const gpus = listDevices().filter((d) => d.type === 'cuda');
@@ -91,16 +91,8 @@ describe.skipIf(gpus.length === 0)('CUDA engines keep the event loop free', () =
   it('keeps a 1 ms interval ticking through a cold first forward and steady ResNet-50 load', async () => {
     const pool = await InferencePool.create({ model: await modelPath('resnet50'), devices: ['cuda:0'] });
     const image = { data: randomFloats(32 * 3 * 224 * 224, 2), shape: [32, 3, 224, 224] };
-    const worstGap = async (work: () => Promise<unknown>) => {
-      let last = performance.now(), worst = 0;
-      const timer = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last); last = now; }, 1);
-      const started = performance.now();
-      await work();
-      clearInterval(timer);
-      return { worst, elapsed: performance.now() - started };
-    };
-    const cold = await worstGap(() => pool.infer(image));
-    const warm = await worstGap(() => Promise.all(Array.from({ length: 20 }, () => pool.infer(image))));
+    const cold = await worstIntervalGap(() => pool.infer(image));
+    const warm = await worstIntervalGap(() => Promise.all(Array.from({ length: 20 }, () => pool.infer(image))));
     await pool.close();
     console.log(`GPU event loop: cold first forward ${cold.elapsed.toFixed(0)} ms, worst gap ${cold.worst.toFixed(1)} ms; ` +
       `20 requests ${warm.elapsed.toFixed(0)} ms, worst gap ${warm.worst.toFixed(1)} ms`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InferencePool, modelPath, randomFloats } from '../support/torchpool.js';
+import { InferencePool, modelPath, randomFloats, worstIntervalGap } from '../support/torchpool.js';
 
 describe('the event loop stays free during inference', () => {
   it('keeps a 1 ms interval ticking while heavy ResNet forwards run', async () => {
@@ -8,17 +8,7 @@ describe('the event loop stays free during inference', () => {
     const image = { data: randomFloats(8 * 3 * 96 * 96, 1), shape: [8, 3, 96, 96] };
     await pool.infer(image); // warm-up
 
-    let last = performance.now();
-    let worstGap = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      worstGap = Math.max(worstGap, now - last);
-      last = now;
-    }, 1);
-    const started = performance.now();
-    await Promise.all(Array.from({ length: 6 }, () => pool.infer(image)));
-    const elapsed = performance.now() - started;
-    clearInterval(timer);
+    const { worst: worstGap, elapsed } = await worstIntervalGap(() => Promise.all(Array.from({ length: 6 }, () => pool.infer(image))));
     const busyMs = pool.stats().engines[0]!.busyMs;
     await pool.close();
 

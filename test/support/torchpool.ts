@@ -47,3 +47,18 @@ export function randomFloats(n: number, seed: number): Float32Array {
   }
   return out;
 }
+
+/** Runs `work` while a 1 ms interval ticks; returns the worst gap between ticks and the elapsed time (ms). */
+export async function worstIntervalGap(work: () => Promise<unknown>): Promise<{ worst: number; elapsed: number }> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 1);
+  const started = performance.now();
+  await work();
+  clearInterval(timer);
+  return { worst, elapsed: performance.now() - started };
+}
