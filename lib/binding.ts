@@ -5,6 +5,9 @@
  */
 import * as path from 'node:path';
 import { ErrorCodes, TorchpoolError } from './errors.js';
+import type { EngineUnhealthyEvent } from './events.js';
+import type { LoadPlan } from './options.js';
+import type { LatencyStats } from './stats.js';
 
 /** Facts about the libtorch the addon was built against. */
 export interface BuildInfo {
@@ -34,11 +37,18 @@ export interface NativeCudaQuery {
 export interface NativeEngineStats {
   index: number;
   device: string;
+  instance: number;
   threads: number;
+  healthy: boolean;
   requests: number;
+  batches: number;
   failures: number;
+  retried: number;
+  stolen: number;
   busyMs: number;
-  busy: boolean;
+  inFlight: number;
+  queueDepth: number;
+  latency: LatencyStats;
 }
 
 export interface NativePoolStats {
@@ -46,6 +56,10 @@ export interface NativePoolStats {
   queueDepth: number;
   inFlight: number;
   completed: number;
+  failed: number;
+  batchingEnabled: boolean;
+  batchingDisabledReason: string;
+  latency: LatencyStats;
 }
 
 export interface NativeSignature {
@@ -53,23 +67,34 @@ export interface NativeSignature {
   output: string;
 }
 
-export interface NativeLoadOptions {
+export interface NativeLoadOptions extends LoadPlan {
   model: string | Buffer;
-  devices: string[];
-  threads: number[];
-  optimize: boolean;
 }
+
+/** `(name, details)`: engine health changes, reported on the JS thread. */
+export type NativeEventHandler = (name: 'engineUnhealthy', details: EngineUnhealthyEvent) => void;
 
 export interface NativePool {
   load(options: NativeLoadOptions): Promise<void>;
-  infer(args: readonly unknown[], kwargs: object | null): Promise<unknown>;
-  close(): Promise<void>;
+  /** Throws synchronously for bad input, QUEUE_FULL and NO_DEVICE; nothing is queued then. */
+  infer(
+    args: readonly unknown[],
+    kwargs: object | null,
+    id: number,
+    priority: number,
+    timeoutMs: number,
+    batchable: boolean,
+  ): Promise<unknown>;
+  /** Settles a still-queued request with ABORTED or TIMEOUT; false if it already started. */
+  cancel(id: number, code: 'ABORTED' | 'TIMEOUT'): boolean;
+  /** The first call returns the promise of the shutdown; a later close(false) rejects what is still queued. */
+  close(drain: boolean): Promise<void> | undefined;
   stats(): NativePoolStats;
   signature(): NativeSignature;
 }
 
 export interface NativeBinding {
-  NativePool: new () => NativePool;
+  NativePool: new (onEvent: NativeEventHandler) => NativePool;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   buildInfo(): BuildInfo;
   listCudaDevices(): NativeCudaQuery;

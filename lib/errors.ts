@@ -19,6 +19,12 @@ export const ErrorCodes = {
   CUDA: 'ERR_TORCHPOOL_CUDA',
   /** The device ran out of memory during a forward. */
   OUT_OF_MEMORY: 'ERR_TORCHPOOL_OUT_OF_MEMORY',
+  /** `maxQueueSize` requests are already waiting: back off and retry (backpressure). */
+  QUEUE_FULL: 'ERR_TORCHPOOL_QUEUE_FULL',
+  /** The request did not start within its `timeoutMs`. */
+  TIMEOUT: 'ERR_TORCHPOOL_TIMEOUT',
+  /** The request's `signal` was aborted; `cause` holds the signal's reason. */
+  ABORTED: 'ERR_TORCHPOOL_ABORTED',
   /** The native addon could not be loaded (libtorch missing, ABI mismatch, no build). */
   NATIVE_LOAD: 'ERR_TORCHPOOL_NATIVE_LOAD',
   /** A bug in torchpool: please report it with the message. */

@@ -11,5 +11,6 @@ export {
   builtinModelPath,
   defaultCacheDir,
   buildInfo,
+  channels,
 } from './index.js';
 export type * from './index.js';

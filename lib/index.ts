@@ -3,7 +3,13 @@
  * @packageDocumentation
  */
 export { InferencePool } from './pool.js';
-export type { InferencePoolOptions, ModelSignature, PoolStats, EngineStats } from './pool.js';
+export type { ModelSignature, CloseOptions, InferBatchOptions } from './pool.js';
+export type { InferencePoolOptions, BatchingSettings } from './options.js';
+export type { InferOptions } from './request-control.js';
+export type { PoolStats, EngineStats, LatencyStats, LatencyPercentiles } from './stats.js';
+export type { MapOptions, MapProgress, MapResult } from './batch-jobs.js';
+export { channels } from './events.js';
+export type { InferencePoolEvents, EngineUnhealthyEvent, QueueFullEvent } from './events.js';
 export { listDevices } from './devices.js';
 export type { DeviceInfo, DeviceSelection } from './devices.js';
 export { TorchpoolError, ErrorCodes } from './errors.js';

@@ -1,34 +1,20 @@
 /**
- * InferencePool: one model replica per device, a native thread per replica, promises in JS.
- * Data flow: infer() -> validate -> native Request -> shared queue -> engine thread -> forward
- * -> completion queue -> promise settled on the JS thread.
+ * InferencePool: model replicas on every device, native threads, one shared queue, promises.
+ * Data flow: infer() -> validate -> native Request -> scheduler (work-stealing lanes, batching)
+ * -> engine thread -> forward -> completion queue -> promise settled on the JS thread.
  * @module
  */
 import { Buffer } from 'node:buffer';
+import { EventEmitter } from 'node:events';
 import { type NativePool, type NativeSignature, nativeBinding } from './binding.js';
-import { defaultThreadsPerEngine, type DeviceSelection, resolveDevices } from './devices.js';
+import { concatRows, type MapOptions, mapOrdered, type MapResult, splitRows } from './batch-jobs.js';
 import { ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
+import { type EngineUnhealthyEvent, type InferencePoolEvents, publish } from './events.js';
+import { type InferencePoolOptions, type LoadPlan, planEngines } from './options.js';
+import { abortedError, checkInferOptions, controlled, type InferOptions, NO_CONTROL, type RequestControl } from './request-control.js';
+import { type PoolStats, StatsTracker } from './stats.js';
 import type { InferInputs, InferOutput } from './tensor.js';
 import { checkBoolean, checkPositiveInteger, normalizeInputs } from './validate.js';
-
-/** Options of {@link InferencePool.create}. */
-export interface InferencePoolOptions {
-  /** A TorchScript file (`torch.jit.save`) or its bytes. */
-  model: string | Uint8Array;
-  /** Where engines run; default `'all'` (every GPU, or the CPU when there is none). */
-  devices?: DeviceSelection;
-  /**
-   * Intra-op threads of each CPU engine. Default: the machine's cores divided by the number of
-   * CPU engines (at least 1), so engines do not fight over cores.
-   */
-  threadsPerEngine?: number;
-  /**
-   * Freeze the model and apply `torch.jit.optimize_for_inference` at load. Usually faster on
-   * CPU; off by default because freezing changes nothing semantically but can fail for models
-   * that mutate their attributes (those are then run unfrozen).
-   */
-  optimize?: boolean;
-}
 
 /** The model's forward() as TorchScript describes it. */
 export interface ModelSignature {
@@ -36,34 +22,24 @@ export interface ModelSignature {
   output: string;
 }
 
-/** Counters of one engine (one model replica and its thread). */
-export interface EngineStats {
-  index: number;
-  device: string;
-  threads: number;
-  requests: number;
-  failures: number;
-  busyMs: number;
-  /** busyMs divided by the pool's uptime, 0..1. */
-  utilization: number;
-  busy: boolean;
+/** Options of {@link InferencePool.close}. */
+export interface CloseOptions {
+  /** Run every queued request before stopping instead of rejecting them with CLOSED. Default false. */
+  drain?: boolean;
 }
 
-/** A snapshot of a pool; cheap enough to take every second. */
-export interface PoolStats {
-  engines: EngineStats[];
-  queueDepth: number;
-  inFlight: number;
-  completed: number;
-  uptimeMs: number;
-  closed: boolean;
+/** Options of {@link InferencePool.inferBatch}. */
+export interface InferBatchOptions extends InferOptions {
+  /** Rows per chunk; default: the rows divided evenly over the healthy engines. */
+  chunkSize?: number;
 }
 
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
 
 /**
- * A pool of model replicas, one engine per device, fed from one shared queue.
+ * A pool of model replicas (engines) on every device, fed from one shared work-stealing queue
+ * with dynamic batching. Emits `engineUnhealthy` and `queueFull` (see {@link InferencePoolEvents}).
  *
  * ```ts
  * const pool = await InferencePool.create({ model: 'model.pt' });
@@ -71,25 +47,26 @@ const asyncDispose: typeof Symbol.asyncDispose =
  * await pool.close();
  * ```
  */
-export class InferencePool {
+export class InferencePool extends EventEmitter<InferencePoolEvents> {
   readonly #native: NativePool;
-  readonly #devices: readonly string[];
+  readonly #plan: LoadPlan;
   readonly #signature: NativeSignature;
-  readonly #createdAt: number;
+  readonly #stats = new StatsTracker();
+  #nextId = 0;
   #closing: Promise<void> | undefined;
 
-  private constructor(native: NativePool, devices: readonly string[]) {
+  private constructor(native: NativePool, plan: LoadPlan) {
+    super();
     this.#native = native;
-    this.#devices = Object.freeze([...devices]);
+    this.#plan = plan;
     this.#signature = native.signature();
-    this.#createdAt = performance.now();
   }
 
   /**
-   * Loads one replica of the model per device, off the JS thread, and starts an engine thread
-   * for each. Rejects with ERR_TORCHPOOL_MODEL_LOAD for a missing, unreadable, truncated or
-   * non-TorchScript model, ERR_TORCHPOOL_NO_DEVICE for a device that is not there, and
-   * ERR_TORCHPOOL_INVALID_ARG for malformed options.
+   * Loads one replica of the model per engine (devices x instancesPerDevice), off the JS
+   * thread, and starts an engine thread for each. Rejects with ERR_TORCHPOOL_MODEL_LOAD for a
+   * missing, unreadable, truncated or non-TorchScript model, ERR_TORCHPOOL_NO_DEVICE for a
+   * device that is not there, and ERR_TORCHPOOL_INVALID_ARG for malformed options.
    */
   static async create(options: InferencePoolOptions): Promise<InferencePool> {
     if (typeof options !== 'object' || options === null) throw invalidArg('options', 'an object', options);
@@ -103,24 +80,21 @@ export class InferencePool {
     } else {
       throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model', model);
     }
-    const threads = checkPositiveInteger(options.threadsPerEngine, 'options.threadsPerEngine', 1024);
-    const optimize = checkBoolean(options.optimize, 'options.optimize') ?? false;
-    const devices = resolveDevices(options.devices);
-    const cpuThreads = threads ?? defaultThreadsPerEngine(devices);
-
-    const native = new (nativeBinding().NativePool)();
-    await native.load({
-      model: nativeModel,
-      devices,
-      threads: devices.map((d) => (d === 'cpu' ? cpuThreads : 1)),
-      optimize,
+    const plan = planEngines(options);
+    // Native events arrive before the pool object exists only in theory (no request has run);
+    // the holder lets the handler find the pool once it does.
+    const holder: { pool?: InferencePool } = {};
+    const native = new (nativeBinding().NativePool)((name, details) => {
+      if (holder.pool) holder.pool.#emitLater(name, details);
     });
-    return new InferencePool(native, devices);
+    await native.load({ model: nativeModel, ...plan });
+    holder.pool = new InferencePool(native, plan);
+    return holder.pool;
   }
 
-  /** The device of each engine, e.g. `['cuda:0', 'cuda:1']`. */
+  /** The device of each engine, e.g. `['cuda:0', 'cuda:1']` (repeated per instance). */
   get devices(): readonly string[] {
-    return this.#devices;
+    return this.#plan.devices;
   }
 
   /** The model's forward() arguments and return type. */
@@ -134,43 +108,88 @@ export class InferencePool {
   }
 
   /**
-   * Runs the model's forward on the next free engine and resolves with what it returned.
-   * `inputs` is one tensor, an array of positional arguments or a record of named arguments.
-   * Bad input rejects at once with ERR_TORCHPOOL_INVALID_ARG; a forward that raises rejects
-   * with ERR_TORCHPOOL_FORWARD. Either way only this promise fails; the pool keeps serving.
+   * Runs the model's forward on the next free engine (possibly merged with other requests into
+   * one batch) and resolves with what it returned. `inputs` is one tensor, an array of
+   * positional arguments or a record of named arguments. Every failure is a rejection of this
+   * promise only: INVALID_ARG (bad input), FORWARD (the model raised), QUEUE_FULL, TIMEOUT,
+   * ABORTED, NO_DEVICE, CLOSED, CUDA, OUT_OF_MEMORY. The pool keeps serving.
    * The type parameter is a convenience for callers who know what their model returns.
    */
-  infer<T = InferOutput>(inputs: InferInputs): Promise<T> {
-    if (this.#closing) return Promise.reject(closedError());
+  infer<T = InferOutput>(inputs: InferInputs, options?: InferOptions): Promise<T> {
     try {
-      const { args, kwargs } = normalizeInputs(inputs);
-      return this.#native.infer(args, kwargs) as Promise<T>;
+      return this.#submit(inputs, options === undefined ? NO_CONTROL : checkInferOptions(options)) as Promise<T>;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** Counters per engine and for the pool. */
-  stats(): PoolStats {
-    const raw = this.#native.stats();
-    const uptimeMs = performance.now() - this.#createdAt;
-    return {
-      engines: raw.engines.map((e) => ({ ...e, utilization: uptimeMs > 0 ? Math.min(1, e.busyMs / uptimeMs) : 0 })),
-      queueDepth: raw.queueDepth,
-      inFlight: raw.inFlight,
-      completed: raw.completed,
-      uptimeMs,
-      closed: this.closed,
-    };
+  /**
+   * Data parallelism for one large batch: cuts the inputs along dim 0 into chunks, runs the
+   * chunks on all engines at once and concatenates the outputs in order. The result equals one
+   * forward over the whole batch (up to floating-point summation order in the model).
+   * Tensor inputs must share dim 0; other arguments go to every chunk.
+   */
+  async inferBatch<T = InferOutput>(inputs: InferInputs, options: InferBatchOptions = {}): Promise<T> {
+    const chunkSize = checkPositiveInteger(options.chunkSize, 'options.chunkSize');
+    const control = { ...checkInferOptions(options), batchable: false };
+    const healthy = this.#native.stats().engines.filter((e) => e.healthy).length;
+    const chunks = splitRows(inputs, chunkSize, healthy);
+    const outputs = await Promise.all(chunks.map((chunk) => this.#submit(chunk, control)));
+    return concatRows(outputs as InferOutput[]) as T;
   }
 
   /**
-   * Stops the pool: queued requests reject with ERR_TORCHPOOL_CLOSED, running forwards finish
-   * and resolve, engine threads are joined and the replicas freed. Idempotent; later calls to
-   * infer() reject with ERR_TORCHPOOL_CLOSED.
+   * Runs a large job (an array, iterable or async iterable of inputs) through the shared queue
+   * with at most `concurrency` items in flight, yielding `{ index, output }` or
+   * `{ index, error }` per item in input order. A failing item does not stop the job.
+   *
+   * ```ts
+   * for await (const { index, output, error } of pool.map(images, { concurrency: 64 })) { ... }
+   * ```
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#native.close();
+  map<T = InferOutput>(
+    items: Iterable<InferInputs> | AsyncIterable<InferInputs>,
+    options: MapOptions = {},
+  ): AsyncGenerator<MapResult<T>, void, undefined> {
+    if (items === null || typeof items !== 'object' || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
+      throw invalidArg('items', 'an iterable or async iterable of inputs', items);
+    }
+    const engines = this.#plan.devices.length;
+    const concurrency =
+      checkPositiveInteger(options.concurrency, 'options.concurrency') ??
+      Math.min(256, 2 * engines * this.#plan.scheduler.maxBatchSize);
+    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+      throw invalidArg('options.onProgress', 'a function', options.onProgress);
+    }
+    const { priority, timeoutMs } = checkInferOptions({ priority: options.priority, timeoutMs: options.timeoutMs, signal: options.signal });
+    return mapOrdered<T>(
+      items,
+      concurrency,
+      (inputs, signal) => this.infer(inputs, { signal, priority, ...(timeoutMs > 0 ? { timeoutMs } : {}) }),
+      options.onProgress,
+      options.signal,
+    );
+  }
+
+  /** Counters per engine and for the pool, with latency percentiles over recent requests. */
+  stats(): PoolStats {
+    const { maxBatchSize, maxQueueDelayMicros } = this.#plan.scheduler;
+    return this.#stats.snapshot(this.#native.stats(), { maxBatchSize, maxQueueDelayMicros }, this.closed);
+  }
+
+  /**
+   * Stops the pool: infer() rejects with CLOSED from now on; queued requests reject with
+   * CLOSED (or, with `{ drain: true }`, run first); running forwards finish and resolve; engine
+   * threads are joined and the replicas freed. Idempotent; a later close() without drain during
+   * a drain rejects what is still queued.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    const drain = checkBoolean(options?.drain, 'options.drain') ?? false;
+    if (this.#closing) {
+      if (!drain) this.#native.close(false);
+      return this.#closing;
+    }
+    this.#closing = this.#native.close(drain) as Promise<void>;
     return this.#closing;
   }
 
@@ -178,8 +197,34 @@ export class InferencePool {
   [asyncDispose](): Promise<void> {
     return this.close();
   }
+
+  #submit(inputs: InferInputs, control: RequestControl): Promise<InferOutput> {
+    if (this.#closing) throw new TorchpoolError(ErrorCodes.CLOSED, 'the pool is closed');
+    const { signal, timeoutMs, priority, batchable } = control;
+    if (signal?.aborted) throw abortedError(signal);
+    const { args, kwargs } = normalizeInputs(inputs);
+    const cancellable = signal !== undefined || timeoutMs > 0;
+    const id = cancellable ? ++this.#nextId : 0;
+    let pending: Promise<unknown>;
+    try {
+      pending = this.#native.infer(args, kwargs, id, priority, timeoutMs, batchable);
+    } catch (error) {
+      if (error instanceof TorchpoolError && error.code === ErrorCodes.QUEUE_FULL) {
+        const { maxQueueSize } = this.#plan.scheduler;
+        this.#emitLater('queueFull', { queueDepth: maxQueueSize, maxQueueSize });
+      }
+      throw error;
+    }
+    return (cancellable ? controlled(this.#native, id, pending, control) : pending) as Promise<InferOutput>;
+  }
+
+  // Listeners run in a microtask: a throwing listener must not unwind native code or infer().
+  #emitLater<E extends keyof InferencePoolEvents>(event: E, details: InferencePoolEvents[E][0]): void {
+    queueMicrotask(() => {
+      publish(event, this, details);
+      (this.emit as (e: E, d: InferencePoolEvents[E][0]) => boolean)(event, details);
+    });
+  }
 }
 
-function closedError(): TorchpoolError {
-  return new TorchpoolError(ErrorCodes.CLOSED, 'the pool is closed');
-}
+export type { EngineUnhealthyEvent };

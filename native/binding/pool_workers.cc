@@ -46,7 +46,7 @@ void LoadWorker::Execute() {
 void LoadWorker::OnOK() {
   Napi::Env env = Env();
   if (status_.ok()) {
-    pool_->OnLoaded(std::move(engines_), std::move(signature_));
+    pool_->OnLoaded(std::move(engines_), std::move(signature_), plan_.scheduler);
     deferred_.Resolve(env.Undefined());
   } else {
     engines_.clear();

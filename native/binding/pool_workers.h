@@ -20,6 +20,7 @@ struct LoadPlan {
   std::string model_path;           // empty when the model comes from a Buffer
   Napi::Reference<Napi::Buffer<char>> model_buffer;
   std::vector<EngineConfig> engines;
+  SchedulerOptions scheduler;
   bool optimize = false;
 };
 

@@ -3,6 +3,7 @@
 #include "binding/errors.h"
 #include "binding/js_values.h"
 #include "binding/pool_workers.h"
+#include "engine/batching.h"
 
 namespace torchpool {
 
@@ -10,6 +11,7 @@ Napi::Function PoolWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativePool",
                      {InstanceMethod<&PoolWrap::Guard<&PoolWrap::Load>>("load"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Infer>>("infer"),
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Cancel>>("cancel"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Close>>("close"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Stats>>("stats"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Signature>>("signature")});
@@ -20,6 +22,7 @@ PoolWrap::PoolWrap(const Napi::CallbackInfo& info)
       env_(info.Env()),
       completions_([this] { tsfn_.NonBlockingCall(); }) {
   Napi::Env env = info.Env();
+  if (info[0].IsFunction()) on_event_ = Napi::Persistent(info[0].As<Napi::Function>());
   relay_ = new Relay{this};
   tsfn_ = CompletionTsfn::New(env, "torchpool:completions", 0, 1, relay_, &PoolWrap::OnTsfnFinalized,
                               static_cast<void*>(nullptr));
@@ -47,7 +50,7 @@ void PoolWrap::OnEnvCleanup(void* self) {
 void PoolWrap::ShutDownNow() {
   // Requests still queued are dropped: nobody is left to settle them, and their input
   // references go with the environment.
-  queue_.Close();
+  scheduler_.CloseNow();
   for (auto& engine : engines_) engine->Join();
   engines_.clear();
   completions_.Drain();
@@ -64,6 +67,7 @@ void PoolWrap::ReleaseNativeHandles() {
     cleanup_hook_live_ = false;
     napi_remove_env_cleanup_hook(env_, &PoolWrap::OnEnvCleanup, this);
   }
+  on_event_.Reset();
 }
 
 Napi::Value PoolWrap::Load(const Napi::CallbackInfo& info) {
@@ -79,6 +83,8 @@ Napi::Value PoolWrap::Load(const Napi::CallbackInfo& info) {
   }
   Napi::Array devices = options.Get("devices").As<Napi::Array>();
   Napi::Array threads = options.Get("threads").As<Napi::Array>();
+  Napi::Array instances = options.Get("instances").As<Napi::Array>();
+  const int unhealthy_after = options.Get("unhealthyAfter").As<Napi::Number>().Int32Value();
   for (uint32_t i = 0; i < devices.Length(); ++i) {
     std::string name = devices.Get(i).As<Napi::String>().Utf8Value();
     EngineConfig config;
@@ -90,9 +96,18 @@ Napi::Value PoolWrap::Load(const Napi::CallbackInfo& info) {
                                                   "' is not a device (expected 'cpu' or 'cuda:N')");
     }
     config.intra_op_threads = std::max(1, threads.Get(i).As<Napi::Number>().Int32Value());
+    config.instance = instances.Get(i).As<Napi::Number>().Int32Value();
+    config.unhealthy_after = unhealthy_after;
     plan.engines.push_back(config);
   }
   plan.optimize = options.Get("optimize").ToBoolean().Value();
+  Napi::Object scheduling = options.Get("scheduler").As<Napi::Object>();
+  auto number = [&](const char* name) { return scheduling.Get(name).As<Napi::Number>().DoubleValue(); };
+  plan.scheduler.max_batch_rows = static_cast<int64_t>(number("maxBatchSize"));
+  plan.scheduler.max_queue_delay = std::chrono::microseconds(static_cast<int64_t>(number("maxQueueDelayMicros")));
+  plan.scheduler.spin = std::chrono::microseconds(static_cast<int64_t>(number("spinMicros")));
+  plan.scheduler.priority_aging = std::chrono::microseconds(static_cast<int64_t>(number("priorityAgingMs") * 1000));
+  plan.scheduler.max_queue_size = static_cast<size_t>(number("maxQueueSize"));
   state_ = State::kLoading;
   auto* worker = new LoadWorker(env, this, std::move(plan));
   Napi::Promise promise = worker->Promise();
@@ -100,10 +115,13 @@ Napi::Value PoolWrap::Load(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-void PoolWrap::OnLoaded(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature) {
+void PoolWrap::OnLoaded(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature,
+                        SchedulerOptions options) {
   engines_ = std::move(engines);
   signature_ = std::move(signature);
-  for (auto& engine : engines_) engine->Start(&queue_, &completions_);
+  engine_latency_.resize(engines_.size());
+  scheduler_.Configure(static_cast<int>(engines_.size()), options);
+  for (auto& engine : engines_) engine->Start(&scheduler_, &completions_);
   state_ = State::kReady;
 }
 
@@ -115,13 +133,10 @@ std::vector<Engine*> PoolWrap::EnginePointers() const {
   return pointers;
 }
 
+// infer(args, kwargs, id, priority, timeoutMs, batchable): lib/pool.ts has validated the options.
 Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (state_ != State::kReady) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(MakeError(env, ErrorCode::kClosed, "the pool is closed"));
-    return deferred.Promise();
-  }
+  if (state_ != State::kReady) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
   auto request = std::make_unique<Request>();
   Status status;
   Napi::Array args = info[0].As<Napi::Array>();
@@ -140,22 +155,50 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
     }
   }
   if (status.ok()) status = signature_.Prepare(request->args, request->kwargs);
-  if (!status.ok()) {
-    // Bad input is a synchronous error: nothing was queued (lib/pool.ts turns it into a rejection).
-    request->args.clear();
-    request->kwargs.clear();
-    ReleaseInputRefs(env, request->js_input_refs);
-    throw Napi::Error(env, MakeError(env, status));
+  if (status.ok()) {
+    request->id = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+    request->priority = info[3].As<Napi::Number>().Int32Value();
+    const double timeout_ms = info[4].As<Napi::Number>().DoubleValue();
+    const bool batchable = info[5].ToBoolean().Value();
+    request->enqueued = Clock::now();
+    if (timeout_ms > 0) {
+      request->deadline = request->enqueued + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
+    }
+    if (batchable && scheduler_.batching_enabled()) {
+      request->batch_key = BatchKey(request->args, request->kwargs, &request->rows);
+    }
+    // The deferred is attached after the push: only this thread settles requests, and it does
+    // so after this call returns, so the engine may already be running it meanwhile.
+    Request* queued = request.get();
+    status = scheduler_.Submit(request);
+    if (status.ok()) {
+      napi_deferred deferred;
+      napi_value promise;
+      NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+      queued->js_deferred = deferred;
+      BeginRequest(env);
+      return Napi::Value(env, promise);
+    }
   }
-  // The raw deferred travels with the request and is settled in Settle() on this thread.
-  napi_deferred deferred;
-  napi_value promise;
-  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-  request->js_deferred = deferred;
-  request->enqueued = Clock::now();
-  BeginRequest(env);
-  queue_.Push(std::move(request));
-  return Napi::Value(env, promise);
+  // Refused (bad input, QUEUE_FULL, NO_DEVICE): a synchronous error, nothing was queued;
+  // lib/pool.ts turns it into a rejection.
+  request->args.clear();
+  request->kwargs.clear();
+  ReleaseInputRefs(env, request->js_input_refs);
+  throw Napi::Error(env, MakeError(env, status));
+}
+
+// cancel(id, code): settles a request that is still queued with ABORTED or TIMEOUT.
+Napi::Value PoolWrap::Cancel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  const bool timeout = info[1].As<Napi::String>().Utf8Value() == "TIMEOUT";
+  RequestPtr request = scheduler_.Cancel(id);
+  if (!request) return Napi::Boolean::New(env, false);
+  request->status = timeout ? Status(ErrorCode::kTimeout, "the request did not start within its timeoutMs")
+                            : Status(ErrorCode::kAborted, "the request was aborted before it started");
+  Settle(env, *request);
+  return Napi::Boolean::New(env, true);
 }
 
 void PoolWrap::BeginRequest(Napi::Env env) {
@@ -187,6 +230,8 @@ void PoolWrap::DrainCompletions(Napi::Env env) {
 
 void PoolWrap::Settle(Napi::Env env, Request& request) {
   auto deferred = static_cast<napi_deferred>(request.js_deferred);
+  RecordLatency(request);
+  if (request.engine_became_unhealthy) EmitEngineUnhealthy(env, request);
   Napi::Value value;
   Status status = request.status;
   if (status.ok()) {
@@ -204,21 +249,64 @@ void PoolWrap::Settle(Napi::Env env, Request& request) {
   if (status.ok()) {
     napi_resolve_deferred(env, deferred, value);
   } else {
+    ++failed_;
     napi_reject_deferred(env, deferred, MakeError(env, status));
   }
   EndRequest(env);
 }
 
-Napi::Value PoolWrap::Close(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (state_ == State::kClosing || state_ == State::kClosed || state_ == State::kLoading) {
-    ThrowError(env, ErrorCode::kInternal, "close() in the wrong state");  // lib/pool.ts guards this
+void PoolWrap::RecordLatency(const Request& request) {
+  if (request.engine < 0) return;  // never ran (aborted, timed out, closed)
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  const double queue = ms(request.started - request.enqueued);
+  const double compute = ms(request.finished - request.started);
+  const double total = ms(Clock::now() - request.enqueued);
+  for (LatencySet* set : {&pool_latency_, &engine_latency_[request.engine]}) {
+    set->queue.Add(queue);
+    set->compute.Add(compute);
+    set->total.Add(total);
   }
-  state_ = State::kClosing;
-  for (RequestPtr& request : queue_.Close()) {
-    request->status = Status(ErrorCode::kClosed, "the pool was closed before this request ran");
+}
+
+void PoolWrap::EmitEngineUnhealthy(Napi::Env env, const Request& request) {
+  if (on_event_.IsEmpty()) return;
+  const Engine& engine = *engines_[request.engine];
+  Napi::Object details = Napi::Object::New(env);
+  details.Set("engine", request.engine);
+  details.Set("device", engine.config().device.str());
+  details.Set("instance", engine.config().instance);
+  details.Set("error", MakeError(env, request.status));
+  try {
+    on_event_.Call({Napi::String::New(env, "engineUnhealthy"), details});
+  } catch (const Napi::Error&) {
+    // lib/pool.ts defers listeners to a microtask, so this does not happen; settling goes on.
+  }
+}
+
+void PoolWrap::RejectQueued(Napi::Env env, ErrorCode code, const std::string& message) {
+  for (RequestPtr& request : scheduler_.CloseNow()) {
+    request->status = Status(code, message);
     Napi::HandleScope scope(env);
     Settle(env, *request);
+  }
+}
+
+// close(drain): stops accepting. Without drain, queued requests reject with CLOSED now; with
+// drain, engines run them first. close(false) during a drain rejects what is still queued.
+Napi::Value PoolWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bool drain = info[0].ToBoolean().Value();
+  const char* closed_message = "the pool was closed before this request ran";
+  if (state_ == State::kClosing) {
+    if (!drain) RejectQueued(env, ErrorCode::kClosed, closed_message);
+    return env.Undefined();
+  }
+  if (state_ != State::kReady) ThrowError(env, ErrorCode::kInternal, "close() in the wrong state");
+  state_ = State::kClosing;
+  if (drain) {
+    scheduler_.CloseWhenDrained();
+  } else {
+    RejectQueued(env, ErrorCode::kClosed, closed_message);
   }
   auto* worker = new CloseWorker(env, this);
   Napi::Promise promise = worker->Promise();
@@ -231,29 +319,6 @@ void PoolWrap::OnEnginesJoined(Napi::Env env) {
   engines_.clear();       // frees the model replicas
   state_ = State::kClosed;
   ReleaseNativeHandles();
-}
-
-Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object stats = Napi::Object::New(env);
-  Napi::Array engines = Napi::Array::New(env, engines_.size());
-  for (size_t i = 0; i < engines_.size(); ++i) {
-    EngineStats s = engines_[i]->Stats();
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("index", s.index);
-    e.Set("device", s.device);
-    e.Set("threads", s.threads);
-    e.Set("requests", static_cast<double>(s.requests));
-    e.Set("failures", static_cast<double>(s.failures));
-    e.Set("busyMs", s.busy_ms);
-    e.Set("busy", s.busy);
-    engines.Set(static_cast<uint32_t>(i), e);
-  }
-  stats.Set("engines", engines);
-  stats.Set("queueDepth", static_cast<double>(queue_.Depth()));
-  stats.Set("inFlight", static_cast<double>(in_flight_));
-  stats.Set("completed", static_cast<double>(completed_));
-  return stats;
 }
 
 Napi::Value PoolWrap::Signature(const Napi::CallbackInfo& info) {

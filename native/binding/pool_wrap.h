@@ -1,5 +1,5 @@
 #pragma once
-// The native half of InferencePool: turns JS calls into Requests for the shared WorkQueue and
+// The native half of InferencePool: turns JS calls into Requests for the shared Scheduler and
 // settles their promises when engines hand them back through the CompletionQueue.
 
 #include <napi.h>
@@ -11,7 +11,8 @@
 #include "engine/completion_queue.h"
 #include "engine/engine.h"
 #include "engine/forward_signature.h"
-#include "engine/work_queue.h"
+#include "engine/latency_window.h"
+#include "engine/scheduler.h"
 
 namespace torchpool {
 
@@ -19,11 +20,13 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
 
+  // new NativePool(onEvent): onEvent(name, details) reports engine health changes.
   explicit PoolWrap(const Napi::CallbackInfo& info);
   ~PoolWrap() override;
 
   // Called on the JS thread by the workers in pool_workers.cc.
-  void OnLoaded(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature);
+  void OnLoaded(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature,
+                SchedulerOptions options);
   void OnLoadFailed();
   void OnEnginesJoined(Napi::Env env);
   std::vector<Engine*> EnginePointers() const;
@@ -47,12 +50,16 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
 
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Infer(const Napi::CallbackInfo& info);
+  Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);  // pool_stats.cc
   Napi::Value Signature(const Napi::CallbackInfo& info);
 
   void DrainCompletions(Napi::Env env);
   void Settle(Napi::Env env, Request& request);
+  void RecordLatency(const Request& request);
+  void EmitEngineUnhealthy(Napi::Env env, const Request& request);
+  void RejectQueued(Napi::Env env, ErrorCode code, const std::string& message);
   void BeginRequest(Napi::Env env);
   void EndRequest(Napi::Env env);
   // Stops and joins every engine thread without touching JavaScript (teardown paths).
@@ -67,12 +74,16 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   Relay* relay_ = nullptr;
   bool tsfn_live_ = false;
   bool cleanup_hook_live_ = false;
-  WorkQueue queue_;
+  Napi::FunctionReference on_event_;
+  Scheduler scheduler_;
   CompletionQueue completions_;
   std::vector<std::unique_ptr<Engine>> engines_;
   ForwardSignature signature_;
   size_t in_flight_ = 0;
   uint64_t completed_ = 0;
+  uint64_t failed_ = 0;
+  LatencySet pool_latency_;
+  std::vector<LatencySet> engine_latency_;
 };
 
 }  // namespace torchpool

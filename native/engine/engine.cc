@@ -4,6 +4,7 @@
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
 
+#include "engine/batching.h"
 #include "engine/ivalue_tensors.h"
 
 namespace torchpool {
@@ -21,6 +22,10 @@ Status SummarizeForwardError(Status status) {
   return Status(status.code(), last + "\n\n" + message);
 }
 
+int64_t Nanos(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
 }  // namespace
 
 Engine::Engine(EngineConfig config, torch::jit::Module module)
@@ -28,63 +33,146 @@ Engine::Engine(EngineConfig config, torch::jit::Module module)
 
 Engine::~Engine() { Join(); }
 
-void Engine::Start(WorkQueue* queue, CompletionQueue* completions) {
-  thread_ = std::thread([this, queue, completions] { Run(queue, completions); });
+void Engine::Start(Scheduler* scheduler, CompletionQueue* completions) {
+  scheduler_ = scheduler;
+  completions_ = completions;
+  thread_ = std::thread([this] { Run(); });
 }
 
 void Engine::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Engine::Run(WorkQueue* queue, CompletionQueue* completions) {
+void Engine::Run() {
   // OpenMP thread counts are per OS thread, so each engine sets its own.
   at::init_num_threads();
   at::set_num_threads(config_.intra_op_threads);
-  while (RequestPtr request = queue->Pop()) {
-    busy_.store(true, std::memory_order_relaxed);
-    Execute(*request);
-    busy_ns_.fetch_add(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(request->finished - request->started)
-            .count(),
-        std::memory_order_relaxed);
-    requests_.fetch_add(1, std::memory_order_relaxed);
-    if (!request->status.ok()) failures_.fetch_add(1, std::memory_order_relaxed);
-    busy_.store(false, std::memory_order_relaxed);
-    completions->Push(std::move(request));
+  Work work;
+  while (scheduler_->Take(config_.index, &work)) {
+    for (RequestPtr& request : work.expired) {
+      request->status = Status(ErrorCode::kTimeout, "the request did not start within its timeoutMs");
+      request->finished = Clock::now();
+      completions_->Push(std::move(request));
+    }
+    work.expired.clear();
+    if (!work.batch.empty()) RunBatch(work.batch);
+    work.batch.clear();
   }
+}
+
+void Engine::RunBatch(std::vector<RequestPtr>& batch) {
+  const Clock::time_point started = Clock::now();
+  in_flight_.store(static_cast<int>(batch.size()), std::memory_order_relaxed);
+  if (batch.size() == 1) {
+    Execute(*batch.front());
+  } else {
+    std::vector<c10::IValue> args;
+    std::unordered_map<std::string, c10::IValue> kwargs;
+    std::vector<int64_t> rows;
+    for (const RequestPtr& r : batch) rows.push_back(r->rows);
+    c10::IValue output;
+    Status status;
+    try {
+      MergeInputs(batch, &args, &kwargs);
+    } catch (...) {
+      status = StatusFromCurrentException(ErrorCode::kInternal);
+    }
+    if (status.ok()) status = Forward(std::move(args), std::move(kwargs), &output);
+    std::vector<c10::IValue> parts;
+    std::string why;
+    bool split = status.ok() && SplitOutput(output, rows, &parts, &why);
+    if (status.ok() && !split) {
+      scheduler_->DisableBatching("the model's " + why + " (batching is now off for this pool)");
+    }
+    const Clock::time_point finished = Clock::now();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Request& r = *batch[i];
+      if (split) {
+        r.engine = config_.index;
+        r.started = started;
+        r.finished = finished;
+        r.batch_size = static_cast<int>(batch.size());
+        r.output = std::move(parts[i]);
+        r.status = Status::Ok();
+        r.args.clear();
+        r.kwargs.clear();
+      } else {
+        // Isolate the failure: each member runs alone, so only a request that fails by itself
+        // is rejected.
+        retried_.fetch_add(1, std::memory_order_relaxed);
+        Execute(r);
+      }
+    }
+  }
+  busy_ns_.fetch_add(Nanos(Clock::now() - started), std::memory_order_relaxed);
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  requests_.fetch_add(batch.size(), std::memory_order_relaxed);
+  in_flight_.store(0, std::memory_order_relaxed);
+  for (RequestPtr& request : batch) {
+    if (!request->status.ok()) failures_.fetch_add(1, std::memory_order_relaxed);
+    RecordHealth(*request);
+  }
+  for (RequestPtr& request : batch) completions_->Push(std::move(request));
 }
 
 void Engine::Execute(Request& request) {
   request.engine = config_.index;
+  request.batch_size = 1;
   request.started = Clock::now();
+  request.status = Forward(std::move(request.args), std::move(request.kwargs), &request.output);
+  request.args.clear();
+  request.kwargs.clear();
+  request.finished = Clock::now();
+}
+
+Status Engine::Forward(std::vector<c10::IValue> args,
+                       std::unordered_map<std::string, c10::IValue> kwargs, c10::IValue* output) {
   try {
     c10::InferenceMode inference_mode;
     c10::DeviceGuard device_guard(config_.device);
     if (!config_.device.is_cpu()) {
       const c10::Device device = config_.device;
       auto to_device = [&device](const at::Tensor& t) { return t.to(device); };
-      for (auto& arg : request.args) arg = MapTensors(arg, to_device);
-      for (auto& [name, value] : request.kwargs) value = MapTensors(value, to_device);
+      for (auto& arg : args) arg = MapTensors(arg, to_device);
+      for (auto& [name, value] : kwargs) value = MapTensors(value, to_device);
     }
-    c10::IValue output = forward_(std::move(request.args), request.kwargs);
-    request.output = MapTensors(output, ToHostTensor);
-    request.status = Status::Ok();
+    c10::IValue result = forward_(std::move(args), kwargs);
+    *output = MapTensors(result, ToHostTensor);
+    return Status::Ok();
   } catch (...) {
-    request.status = SummarizeForwardError(StatusFromCurrentException(ErrorCode::kForward));
+    return SummarizeForwardError(StatusFromCurrentException(ErrorCode::kForward));
   }
-  request.args.clear();
-  request.kwargs.clear();
-  request.finished = Clock::now();
+}
+
+void Engine::RecordHealth(Request& request) {
+  if (request.status.ok()) {
+    consecutive_device_errors_ = 0;
+    return;
+  }
+  if (!IsDeviceError(request.status.code())) return;  // the request's fault, not the device's
+  if (taken_out_ || config_.unhealthy_after <= 0 ||
+      ++consecutive_device_errors_ < config_.unhealthy_after) {
+    return;
+  }
+  taken_out_ = true;
+  request.engine_became_unhealthy = true;
+  for (RequestPtr& orphan : scheduler_->MarkUnhealthy(config_.index)) {
+    orphan->finished = Clock::now();
+    completions_->Push(std::move(orphan));
+  }
 }
 
 EngineStats Engine::Stats() const {
   return EngineStats{config_.index,
+                     config_.instance,
                      config_.device.str(),
                      config_.intra_op_threads,
                      requests_.load(std::memory_order_relaxed),
+                     batches_.load(std::memory_order_relaxed),
                      failures_.load(std::memory_order_relaxed),
+                     retried_.load(std::memory_order_relaxed),
                      busy_ns_.load(std::memory_order_relaxed) / 1e6,
-                     busy_.load(std::memory_order_relaxed)};
+                     in_flight_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace torchpool

@@ -1,10 +1,12 @@
 #pragma once
-// One call of pool.infer(): built on the JS thread, run by an engine thread, completed back on
-// the JS thread. Ownership moves along that path (work queue -> engine -> completion queue).
+// One call of pool.infer(): built on the JS thread, queued in the Scheduler, run by an engine
+// thread (alone or merged into a batch), completed back on the JS thread. Ownership moves along
+// that path (scheduler -> engine -> completion queue).
 
 #include <ATen/core/ivalue.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -20,10 +22,19 @@ struct Request {
   std::vector<c10::IValue> args;
   std::unordered_map<std::string, c10::IValue> kwargs;
 
+  // Scheduling, set on the JS thread before the request is queued.
+  uint64_t id = 0;  // lets JS cancel it (abort, timeout); 0 for requests nobody cancels
+  int priority = 0;  // higher first
+  Clock::time_point deadline = Clock::time_point::max();  // must start before this
+  std::string batch_key;  // requests with equal non-empty keys may share one forward
+  int64_t rows = 0;       // dim 0 of the batched tensors
+
   // Filled in by the engine that ran it.
   Status status;
   c10::IValue output;
   int engine = -1;
+  int batch_size = 0;  // requests that shared the forward that produced `output`
+  bool engine_became_unhealthy = false;  // this request's failure took its engine out
   Clock::time_point enqueued;
   Clock::time_point started;
   Clock::time_point finished;

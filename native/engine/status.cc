@@ -16,6 +16,9 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kNoDevice: return "NO_DEVICE";
     case ErrorCode::kCuda: return "CUDA";
     case ErrorCode::kOutOfMemory: return "OUT_OF_MEMORY";
+    case ErrorCode::kQueueFull: return "QUEUE_FULL";
+    case ErrorCode::kTimeout: return "TIMEOUT";
+    case ErrorCode::kAborted: return "ABORTED";
     case ErrorCode::kInternal: return "INTERNAL";
   }
   return "INTERNAL";
@@ -26,7 +29,8 @@ namespace {
 ErrorCode Classify(const std::string& message, ErrorCode fallback) {
   // Matched on text because the exception types moved between libtorch 1.13 and 2.x.
   if (message.find("out of memory") != std::string::npos ||
-      message.find("can't allocate memory") != std::string::npos) {
+      message.find("can't allocate memory") != std::string::npos ||
+      message.find("not enough memory") != std::string::npos) {  // DefaultCPUAllocator
     return ErrorCode::kOutOfMemory;
   }
   if (message.find("CUDA error") != std::string::npos ||

@@ -17,10 +17,19 @@ enum class ErrorCode {
   kNoDevice,
   kCuda,
   kOutOfMemory,
+  kQueueFull,
+  kTimeout,
+  kAborted,
   kInternal,
 };
 
 const char* ErrorCodeName(ErrorCode code);
+
+// CUDA errors and out-of-memory say something about the device, not the request; repeated ones
+// mark an engine unhealthy (engine.cc).
+inline bool IsDeviceError(ErrorCode code) {
+  return code == ErrorCode::kCuda || code == ErrorCode::kOutOfMemory;
+}
 
 class Status {
  public:

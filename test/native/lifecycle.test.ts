@@ -9,7 +9,8 @@ const costInput = (iters: number) => [{ data: new Float32Array(64).fill(0.1), sh
 
 describe('close()', () => {
   it('rejects queued requests with CLOSED, lets the running one finish, and later calls reject', async () => {
-    const pool = await InferencePool.create({ model: await modelPath('cost'), devices: 'cpu', threadsPerEngine: 1 });
+    // No batching: the queued requests would otherwise join the running one's batch.
+    const pool = await InferencePool.create({ model: await modelPath('cost'), devices: 'cpu', threadsPerEngine: 1, batching: false });
     const running = pool.infer<OutputTensor>(costInput(20_000));
     const queued = Array.from({ length: 5 }, () => pool.infer(costInput(20_000)));
     // Let the engine take the first request before closing.
@@ -107,6 +108,6 @@ describe('process and thread lifetime', () => {
     for (let i = 0; i < 25; i++) await cycle();
     const grownMb = (process.memoryUsage().rss - before) / 2 ** 20;
     // Each cycle loads two 5 MB replicas: a leak would add ~250 MB over 25 cycles.
-    expect(grownMb).toBeLessThan(60);
+    expect(grownMb).toBeLessThan(100);
   });
 });

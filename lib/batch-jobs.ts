@@ -1,0 +1,174 @@
+/**
+ * Data-parallel jobs on top of infer(): inferBatch() cuts one large batch into chunks that run
+ * on every engine at once and glues the outputs back; map() streams a large job through the
+ * shared queue with bounded memory, in input order.
+ * @module
+ */
+import { ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
+import type { InferInputs, InferOutput, InferValue, OutputTensor, Tensor, TensorData } from './tensor.js';
+import { isTensorLike, normalizeInputs } from './validate.js';
+
+/** Inputs cut into chunks of rows; non-tensor arguments are passed to every chunk. */
+export function splitRows(inputs: InferInputs, chunkSize: number | undefined, engines: number): InferInputs[] {
+  const { args, kwargs } = normalizeInputs(inputs);
+  const tensors = [...args, ...Object.values(kwargs ?? {})].filter(isTensorLike);
+  if (tensors.length === 0) throw invalidArg('inputs', 'at least one tensor to split along dim 0', inputs);
+  const rows = tensors[0]?.shape[0] ?? 0;
+  for (const t of tensors) {
+    if (t.shape.length === 0 || t.shape[0] !== rows) {
+      throw invalidArg('inputs', `tensors that all have ${rows} rows in dim 0`, `one of shape [${t.shape.join(', ')}]`);
+    }
+  }
+  if (rows === 0) throw invalidArg('inputs', 'tensors with at least one row', 'tensors with 0 rows');
+  const size = chunkSize ?? Math.ceil(rows / Math.max(1, engines));
+  const slice = (value: InferValue, start: number, end: number): InferValue => {
+    if (!isTensorLike(value)) return value;
+    const perRow = value.data.length / rows;
+    const t: Tensor = {
+      data: value.data.subarray(start * perRow, end * perRow) as TensorData,
+      shape: [end - start, ...value.shape.slice(1)],
+    };
+    if (value.dtype !== undefined) t.dtype = value.dtype;
+    return t;
+  };
+  const chunks: InferInputs[] = [];
+  for (let start = 0; start < rows; start += size) {
+    const end = Math.min(rows, start + size);
+    if (kwargs) {
+      chunks.push(Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [k, slice(v, start, end)])));
+    } else if (isTensorLike(inputs)) {
+      chunks.push(slice(inputs, start, end) as Tensor);
+    } else {
+      chunks.push(args.map((a) => slice(a, start, end)));
+    }
+  }
+  return chunks;
+}
+
+function notConcatenable(where: string, why: string): TorchpoolError {
+  return new TorchpoolError(
+    ErrorCodes.INVALID_ARG,
+    `inferBatch() needs a model whose outputs keep the rows in dim 0, but output${where} ${why}; use infer() for this model`,
+  );
+}
+
+/** Concatenates chunk outputs along dim 0, through tuples/lists and records. */
+export function concatRows(parts: readonly InferOutput[], where = ''): InferOutput {
+  const first = parts[0];
+  if (isTensorLike(first)) {
+    const tensors = parts as OutputTensor[];
+    if (first.shape.length === 0) throw notConcatenable(where, 'is a 0-d tensor');
+    const rows = tensors.reduce((n, t) => n + (t.shape[0] ?? 0), 0);
+    const Ctor = first.data.constructor as new (length: number) => TensorData;
+    const data = new Ctor(tensors.reduce((n, t) => n + t.data.length, 0));
+    let offset = 0;
+    for (const t of tensors) {
+      (data as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(t.data as ArrayLike<unknown>, offset);
+      offset += t.data.length;
+    }
+    return { data, shape: [rows, ...first.shape.slice(1)], dtype: first.dtype };
+  }
+  if (Array.isArray(first)) {
+    return first.map((_, i) => concatRows(parts.map((p) => (p as InferOutput[])[i] as InferOutput), `${where}[${i}]`));
+  }
+  if (typeof first === 'object' && first !== null) {
+    const out: { [key: string]: InferOutput } = {};
+    for (const key of Object.keys(first)) {
+      out[key] = concatRows(parts.map((p) => (p as { [key: string]: InferOutput })[key] as InferOutput), `${where}.${key}`);
+    }
+    return out;
+  }
+  throw notConcatenable(where, `is a ${typeof first}`);
+}
+
+/** One item of {@link InferencePool.map}: its output, or the error that item failed with. */
+export type MapResult<T = InferOutput> =
+  | { index: number; output: T; error?: undefined }
+  | { index: number; output?: undefined; error: TorchpoolError };
+
+/** Progress of a map() job, reported after every item. */
+export interface MapProgress {
+  /** Items settled so far (succeeded or failed). */
+  completed: number;
+  failed: number;
+  /** The number of items when the input has a length (an array), else undefined. */
+  total: number | undefined;
+  elapsedMs: number;
+}
+
+/** Options of {@link InferencePool.map}. */
+export interface MapOptions {
+  /** Items in flight at once, which bounds memory; default 2 x engines x maxBatchSize, at most 256. */
+  concurrency?: number;
+  onProgress?: (progress: MapProgress) => void;
+  /** Stops the job: queued items are withdrawn and the iteration throws ABORTED. */
+  signal?: AbortSignal;
+  priority?: number | 'high' | 'normal' | 'low';
+  /** Per item, as in infer(). */
+  timeoutMs?: number;
+}
+
+type InferFn = (inputs: InferInputs, signal: AbortSignal) => Promise<InferOutput>;
+
+/** The generator behind map(): pulls inputs only while fewer than `concurrency` are unconsumed. */
+export async function* mapOrdered<T>(
+  items: Iterable<InferInputs> | AsyncIterable<InferInputs>,
+  concurrency: number,
+  infer: InferFn,
+  onProgress: ((progress: MapProgress) => void) | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<MapResult<T>, void, undefined> {
+  const total = Array.isArray(items) ? items.length : undefined;
+  const iterator: Iterator<InferInputs> | AsyncIterator<InferInputs> =
+    Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<InferInputs>)[Symbol.iterator]();
+  // Our own controller: breaking out of the loop withdraws everything still queued.
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const started = performance.now();
+  const pending = new Map<number, Promise<MapResult<T>>>();
+  let pulled = 0;
+  let yielded = 0;
+  let completed = 0;
+  let failed = 0;
+  let exhausted = false;
+  try {
+    for (;;) {
+      while (!exhausted && pulled - yielded < concurrency) {
+        if (stop.signal.aborted) break;
+        const next = await iterator.next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        const index = pulled++;
+        const settled = infer(next.value, stop.signal).then(
+          (output): MapResult<T> => ({ index, output: output as T }),
+          (error: unknown): MapResult<T> => {
+            ++failed;
+            const e = error instanceof TorchpoolError ? error : new TorchpoolError(ErrorCodes.INTERNAL, String(error), { cause: error });
+            return { index, error: e };
+          },
+        );
+        pending.set(
+          index,
+          settled.then((result) => {
+            ++completed;
+            onProgress?.({ completed, failed, total, elapsedMs: performance.now() - started });
+            return result;
+          }),
+        );
+      }
+      if (signal?.aborted) throw new TorchpoolError(ErrorCodes.ABORTED, 'the map() job was aborted', { cause: signal.reason });
+      if (yielded === pulled) return;
+      const result = pending.get(yielded) as Promise<MapResult<T>>;
+      pending.delete(yielded);
+      ++yielded;
+      yield await result;
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (pending.size > 0) stop.abort(new Error('map() ended early'));
+    if (!exhausted) await iterator.return?.();
+  }
+}

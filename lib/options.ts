@@ -1,0 +1,142 @@
+/**
+ * Pool options: their checks and defaults, and the plan handed to the native loader.
+ * @module
+ */
+import { defaultThreadsPerEngine, type DeviceSelection, resolveDevices } from './devices.js';
+import { invalidArg } from './errors.js';
+import { checkBoolean, checkPositiveInteger } from './validate.js';
+
+/** Options of {@link InferencePool.create}. */
+export interface InferencePoolOptions {
+  /** A TorchScript file (`torch.jit.save`) or its bytes. */
+  model: string | Uint8Array;
+  /** Where engines run; default `'all'` (every GPU, or the CPU when there is none). */
+  devices?: DeviceSelection;
+  /**
+   * Engines (model replicas, each with its own native thread) per device; default 1. More than
+   * one lets a device overlap one request's host work with another's compute.
+   */
+  instancesPerDevice?: number;
+  /**
+   * Intra-op threads of each CPU engine. Default: the machine's cores divided by the number of
+   * CPU engines (at least 1), so engines do not fight over cores.
+   */
+  threadsPerEngine?: number;
+  /**
+   * Freeze the model and apply `torch.jit.optimize_for_inference` at load. Usually faster on
+   * CPU; off by default because it can fail for models that mutate their attributes (those are
+   * then run unfrozen).
+   */
+  optimize?: boolean;
+  /**
+   * Dynamic batching: merge concurrent requests whose inputs differ only in dim 0 into one
+   * forward and split the outputs back. Default true. Set false for models whose rows are not
+   * independent (a softmax over dim 0, a batch statistic). A model whose output does not keep
+   * the batch's rows in dim 0 is detected and batching turns itself off.
+   */
+  batching?: boolean;
+  /** Most rows (sum of dim 0) in one merged forward; default 32. */
+  maxBatchSize?: number;
+  /**
+   * How long a request may wait for others to fill its batch, in microseconds; default 0
+   * (merge only what is already queued, never add latency).
+   */
+  maxQueueDelayMicros?: number;
+  /**
+   * How long an engine that ran out of work spins before it sleeps, in microseconds; default 0.
+   * Spinning saves the wake-up (tens of microseconds) for requests that arrive back to back, at
+   * the price of a busy core while it spins.
+   */
+  spinMicros?: number;
+  /** Requests allowed to wait in the queue; beyond it infer() rejects with QUEUE_FULL. Default unbounded. */
+  maxQueueSize?: number;
+  /** A waiting request gains one priority level per this many milliseconds (no starvation); default 100. 0: strict. */
+  priorityAgingMs?: number;
+  /**
+   * Consecutive device errors (CUDA error, out of memory) after which an engine is taken out
+   * of rotation; default 3. 0: never.
+   */
+  unhealthyAfter?: number;
+}
+
+/** What the native loader receives: one entry per engine. */
+export interface LoadPlan {
+  devices: string[];
+  instances: number[];
+  threads: number[];
+  optimize: boolean;
+  unhealthyAfter: number;
+  scheduler: {
+    maxBatchSize: number;
+    maxQueueDelayMicros: number;
+    spinMicros: number;
+    maxQueueSize: number;
+    priorityAgingMs: number;
+  };
+}
+
+/** The batching settings in effect, as reported by stats(). */
+export interface BatchingSettings {
+  enabled: boolean;
+  maxBatchSize: number;
+  maxQueueDelayMicros: number;
+  /** Set when batching turned itself off (the model's output could not be split per request). */
+  disabledReason?: string;
+}
+
+function checkNonNegative(value: unknown, where: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw invalidArg(where, `a number between 0 and ${max}`, value);
+  }
+  return value;
+}
+
+/** Checks every scheduling option and fills in the defaults. Throws ERR_TORCHPOOL_INVALID_ARG. */
+export function planEngines(options: InferencePoolOptions): LoadPlan {
+  const instances = checkPositiveInteger(options.instancesPerDevice, 'options.instancesPerDevice', 64) ?? 1;
+  const threads = checkPositiveInteger(options.threadsPerEngine, 'options.threadsPerEngine', 1024);
+  const optimize = checkBoolean(options.optimize, 'options.optimize') ?? false;
+  const batching = checkBoolean(options.batching, 'options.batching') ?? true;
+  const maxBatchSize = checkPositiveInteger(options.maxBatchSize, 'options.maxBatchSize', 1 << 20) ?? 32;
+  const maxQueueDelayMicros = checkNonNegative(options.maxQueueDelayMicros, 'options.maxQueueDelayMicros', 10_000_000) ?? 0;
+  const spinMicros = checkNonNegative(options.spinMicros, 'options.spinMicros', 1_000_000) ?? 0;
+  const priorityAgingMs = checkNonNegative(options.priorityAgingMs, 'options.priorityAgingMs', 3_600_000) ?? 100;
+  let maxQueueSize = 0;
+  if (options.maxQueueSize !== undefined && options.maxQueueSize !== Infinity) {
+    maxQueueSize = checkPositiveInteger(options.maxQueueSize, 'options.maxQueueSize') ?? 0;
+  }
+  let unhealthyAfter = 3;
+  if (options.unhealthyAfter !== undefined) {
+    const value = options.unhealthyAfter;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1_000_000) {
+      throw invalidArg('options.unhealthyAfter', 'an integer between 0 and 1000000', value);
+    }
+    unhealthyAfter = value;
+  }
+
+  const perDevice = resolveDevices(options.devices);
+  const devices: string[] = [];
+  const instanceOf: number[] = [];
+  for (const device of perDevice) {
+    for (let i = 0; i < instances; ++i) {
+      devices.push(device);
+      instanceOf.push(i);
+    }
+  }
+  const cpuThreads = threads ?? defaultThreadsPerEngine(devices);
+  return {
+    devices,
+    instances: instanceOf,
+    threads: devices.map((d) => (d === 'cpu' ? cpuThreads : 1)),
+    optimize,
+    unhealthyAfter,
+    scheduler: {
+      maxBatchSize: batching ? maxBatchSize : 1,
+      maxQueueDelayMicros: Math.round(maxQueueDelayMicros),
+      spinMicros: Math.round(spinMicros),
+      maxQueueSize,
+      priorityAgingMs,
+    },
+  };
+}

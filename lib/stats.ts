@@ -1,0 +1,123 @@
+/**
+ * The shape of pool.stats(): native counters plus what is derived from them in JS.
+ * @module
+ */
+import type { NativePoolStats } from './binding.js';
+import type { BatchingSettings } from './options.js';
+
+/** Percentiles of one latency, in milliseconds, over the most recent requests (up to 2048). */
+export interface LatencyPercentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+  /** Requests the percentiles are taken over. */
+  count: number;
+}
+
+/** Where the time of recent requests went. */
+export interface LatencyStats {
+  /** From infer() to the start of the forward. */
+  queueMs: LatencyPercentiles;
+  /** The forward (a batch's forward for batched requests), with its host/device copies. */
+  computeMs: LatencyPercentiles;
+  /** From infer() to the promise settling. */
+  totalMs: LatencyPercentiles;
+}
+
+/** Counters of one engine (one model replica and its native thread). */
+export interface EngineStats {
+  index: number;
+  device: string;
+  /** Which replica on its device (0 .. instancesPerDevice - 1). */
+  instance: number;
+  threads: number;
+  /** False once repeated device errors took the engine out of rotation. */
+  healthy: boolean;
+  /** Requests run (a batch of 8 counts 8). */
+  requests: number;
+  /** Forwards run for work taken from the queue. */
+  batches: number;
+  /** requests / batches. */
+  meanBatchSize: number;
+  failures: number;
+  /** Requests re-run alone because the batch they were in failed. */
+  retried: number;
+  /** Requests this engine took from another engine's deque. */
+  stolen: number;
+  busyMs: number;
+  /** busyMs divided by the pool's uptime, 0..1. */
+  utilization: number;
+  /** The busy fraction since the previous stats() call (or since create()), 0..1. */
+  recentUtilization: number;
+  /** Whether a forward is running now. */
+  busy: boolean;
+  /** Requests in the forward running now. */
+  inFlight: number;
+  /** Requests waiting in this engine's deque. */
+  queueDepth: number;
+  latency: LatencyStats;
+}
+
+/** A snapshot of a pool; cheap enough to take every second. */
+export interface PoolStats {
+  engines: EngineStats[];
+  healthyEngines: number;
+  /** Requests run by all engines. */
+  requests: number;
+  batches: number;
+  meanBatchSize: number;
+  /** Requests waiting, over all deques. */
+  queueDepth: number;
+  /** Requests accepted and not yet settled (queued or running). */
+  inFlight: number;
+  /** Promises settled (resolved or rejected). */
+  completed: number;
+  /** Promises rejected after being accepted (forward errors, timeouts, aborts, close). */
+  failed: number;
+  batching: BatchingSettings;
+  latency: LatencyStats;
+  uptimeMs: number;
+  closed: boolean;
+}
+
+/** Turns native counters into PoolStats; keeps the previous busy times for recentUtilization. */
+export class StatsTracker {
+  readonly #createdAt = performance.now();
+  #last: { at: number; busyMs: number[] } = { at: this.#createdAt, busyMs: [] };
+
+  snapshot(raw: NativePoolStats, batching: Omit<BatchingSettings, 'enabled' | 'disabledReason'>, closed: boolean): PoolStats {
+    const now = performance.now();
+    const uptimeMs = now - this.#createdAt;
+    const sinceLast = now - this.#last.at;
+    const engines = raw.engines.map((e, i): EngineStats => {
+      const busyBefore = this.#last.busyMs[i] ?? 0;
+      return {
+        ...e,
+        meanBatchSize: e.batches > 0 ? e.requests / e.batches : 0,
+        utilization: uptimeMs > 0 ? Math.min(1, e.busyMs / uptimeMs) : 0,
+        recentUtilization: sinceLast > 0 ? Math.min(1, Math.max(0, (e.busyMs - busyBefore) / sinceLast)) : 0,
+        busy: e.inFlight > 0,
+      };
+    });
+    this.#last = { at: now, busyMs: raw.engines.map((e) => e.busyMs) };
+    const requests = engines.reduce((n, e) => n + e.requests, 0);
+    const batches = engines.reduce((n, e) => n + e.batches, 0);
+    const settings: BatchingSettings = { enabled: raw.batchingEnabled, ...batching };
+    if (raw.batchingDisabledReason) settings.disabledReason = raw.batchingDisabledReason;
+    return {
+      engines,
+      healthyEngines: engines.filter((e) => e.healthy).length,
+      requests,
+      batches,
+      meanBatchSize: batches > 0 ? requests / batches : 0,
+      queueDepth: raw.queueDepth,
+      inFlight: raw.inFlight,
+      completed: raw.completed,
+      failed: raw.failed,
+      batching: settings,
+      latency: raw.latency,
+      uptimeMs,
+      closed,
+    };
+  }
+}

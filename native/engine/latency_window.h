@@ -1,0 +1,49 @@
+#pragma once
+// The latencies of the most recent requests, for the percentiles in pool.stats(). Written and
+// read on the JS thread only (requests are recorded when their promise settles), so no lock.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <vector>
+
+namespace torchpool {
+
+struct Percentiles {
+  double p50 = 0, p95 = 0, p99 = 0;
+  size_t count = 0;
+};
+
+class LatencyWindow {
+ public:
+  static constexpr size_t kCapacity = 2048;
+
+  void Add(double value) {
+    samples_[next_ % kCapacity] = value;
+    ++next_;
+  }
+
+  Percentiles Summarize() const {
+    Percentiles p;
+    p.count = std::min(next_, kCapacity);
+    if (p.count == 0) return p;
+    std::vector<double> sorted(samples_.begin(), samples_.begin() + p.count);
+    std::sort(sorted.begin(), sorted.end());
+    auto at = [&](double q) { return sorted[static_cast<size_t>(q * (p.count - 1) + 0.5)]; };
+    p.p50 = at(0.50);
+    p.p95 = at(0.95);
+    p.p99 = at(0.99);
+    return p;
+  }
+
+ private:
+  std::array<double, kCapacity> samples_{};
+  size_t next_ = 0;
+};
+
+// Queue wait, compute and total (enqueue to settle) of the same requests, in milliseconds.
+struct LatencySet {
+  LatencyWindow queue, compute, total;
+};
+
+}  // namespace torchpool

@@ -1,0 +1,111 @@
+#pragma once
+// The shared work-stealing queue that feeds every engine.
+//
+// Each engine has a lane: its own deque of requests, split by priority level. The JS thread
+// puts a new request on the lane of an idle engine when there is one (waking exactly that
+// engine), else on the shortest lane. An engine takes from its own lane first and steals from
+// the others when its own is empty, so a fast or lightly loaded engine ends up doing more and
+// nothing waits behind a slow one. While taking, an engine gathers queued requests with the same
+// batch key into one batch (dynamic batching), waiting up to max_queue_delay for more.
+//
+// One mutex guards all lanes: critical sections are a few hundred nanoseconds and the parties
+// are the JS thread and a handful of engines, so finer locking would buy nothing measurable.
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/request.h"
+
+namespace torchpool {
+
+struct SchedulerOptions {
+  int64_t max_batch_rows = 1;                     // 1: no batching
+  std::chrono::microseconds max_queue_delay{0};   // how long a batch may wait to fill
+  std::chrono::microseconds spin{0};              // idle engines spin this long before sleeping
+  std::chrono::microseconds priority_aging{100000};  // one priority level gained per interval waited
+  size_t max_queue_size = 0;                      // 0: unbounded
+};
+
+// What an engine takes in one go.
+struct Work {
+  std::vector<RequestPtr> batch;    // run as one forward when there is more than one
+  std::vector<RequestPtr> expired;  // passed their deadline while queued: reject with TIMEOUT
+};
+
+struct LaneStats {
+  size_t depth;
+  uint64_t stolen;  // requests this engine took from other lanes
+  bool healthy;
+};
+
+class Scheduler {
+ public:
+  void Configure(int engines, SchedulerOptions options);
+
+  // JS thread. On refusal (QUEUE_FULL, NO_DEVICE, CLOSED) `request` stays with the caller.
+  Status Submit(RequestPtr& request);
+  // Removes a queued request; nullptr when it already started or finished.
+  RequestPtr Cancel(uint64_t id);
+  // Refuses new work and hands back everything still queued.
+  std::vector<RequestPtr> CloseNow();
+  // Refuses new work; engines finish what is queued, then Take() returns false.
+  void CloseWhenDrained();
+
+  // Engine threads. Blocks until there is work; false once the engine should exit.
+  bool Take(int engine, Work* work);
+  // Takes the engine out of rotation and moves its lane to the healthy ones. Returns the
+  // requests nobody can run any more (when no healthy engine is left) for rejection.
+  std::vector<RequestPtr> MarkUnhealthy(int engine);
+  // A batched output could not be split per request: run requests alone from now on.
+  void DisableBatching(const std::string& reason);
+
+  // Any thread.
+  size_t Depth() const { return queued_.load(std::memory_order_relaxed); }
+  LaneStats Lane(int engine) const;
+  bool batching_enabled() const { return batching_.load(std::memory_order_relaxed); }
+  std::string batching_disabled_reason() const;
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  enum class LaneState { kBusy, kFilling, kSpinning, kSleeping, kWaking };
+
+  struct LaneData {
+    std::map<int, std::deque<RequestPtr>, std::greater<int>> levels;  // priority -> FIFO
+    size_t size = 0;
+    std::condition_variable wake;
+    LaneState state = LaneState::kBusy;
+    bool healthy = true;
+    uint64_t stolen = 0;
+    const Request* filling = nullptr;  // the first request of the batch being filled
+    int64_t filling_rows = 0;
+  };
+
+  // All private helpers run with mutex_ held.
+  int PickLane(const Request& request, bool* notify);
+  void Push(int lane, RequestPtr request);
+  RequestPtr PopBest(int engine, Clock::time_point now, std::vector<RequestPtr>* expired);
+  void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows);
+  RequestPtr Remove(LaneData& lane, std::deque<RequestPtr>& level, size_t position);
+  void WakeAllLocked();
+  bool ShouldExit() const { return closed_ || (draining_ && queued_.load() == 0); }
+
+  SchedulerOptions options_;
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<LaneData>> lanes_;
+  std::atomic<size_t> queued_{0};  // read without the lock by spinning engines and stats
+  std::atomic<bool> batching_{true};
+  std::string batching_disabled_reason_;
+  int healthy_ = 0;
+  size_t next_lane_ = 0;  // round-robin start so ties spread over engines
+  bool closed_ = false;
+  bool draining_ = false;
+};
+
+}  // namespace torchpool
