@@ -8,8 +8,12 @@ import { ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
 import type { InferInputs, InferOutput, InferValue, OutputTensor, Tensor, TensorData } from './tensor.js';
 import { isTensorLike, normalizeInputs } from './validate.js';
 
-/** Inputs cut into chunks of rows; non-tensor arguments are passed to every chunk. */
-export function splitRows(inputs: InferInputs, chunkSize: number | undefined, engines: number): InferInputs[] {
+/** Inputs cut into chunks of rows (with each chunk's row count); non-tensor arguments go to every chunk. */
+export function splitRows(
+  inputs: InferInputs,
+  chunkSize: number | undefined,
+  engines: number,
+): { chunks: InferInputs[]; rows: number[] } {
   const { args, kwargs } = normalizeInputs(inputs);
   const tensors = [...args, ...Object.values(kwargs ?? {})].filter(isTensorLike);
   if (tensors.length === 0) throw invalidArg('inputs', 'at least one tensor to split along dim 0', inputs);
@@ -32,8 +36,10 @@ export function splitRows(inputs: InferInputs, chunkSize: number | undefined, en
     return t;
   };
   const chunks: InferInputs[] = [];
+  const chunkRows: number[] = [];
   for (let start = 0; start < rows; start += size) {
     const end = Math.min(rows, start + size);
+    chunkRows.push(end - start);
     if (kwargs) {
       chunks.push(Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [k, slice(v, start, end)])));
     } else if (isTensorLike(inputs)) {
@@ -42,7 +48,7 @@ export function splitRows(inputs: InferInputs, chunkSize: number | undefined, en
       chunks.push(args.map((a) => slice(a, start, end)));
     }
   }
-  return chunks;
+  return { chunks, rows: chunkRows };
 }
 
 function notConcatenable(where: string, why: string): TorchpoolError {
@@ -52,13 +58,20 @@ function notConcatenable(where: string, why: string): TorchpoolError {
   );
 }
 
-/** Concatenates chunk outputs along dim 0, through tuples/lists and records. */
-export function concatRows(parts: readonly InferOutput[], where = ''): InferOutput {
+/**
+ * Concatenates chunk outputs along dim 0, through tuples/lists and records. `rows[i]` is the
+ * number of rows chunk i had: an output that does not keep them (a reduction) cannot be glued.
+ */
+export function concatRows(parts: readonly InferOutput[], rows: readonly number[], where = ''): InferOutput {
   const first = parts[0];
   if (isTensorLike(first)) {
     const tensors = parts as OutputTensor[];
-    if (first.shape.length === 0) throw notConcatenable(where, 'is a 0-d tensor');
-    const rows = tensors.reduce((n, t) => n + (t.shape[0] ?? 0), 0);
+    tensors.forEach((t, i) => {
+      if (t.shape.length === 0 || t.shape[0] !== rows[i]) {
+        throw notConcatenable(where, `has shape [${t.shape.join(', ')}] for a chunk of ${rows[i]} rows`);
+      }
+    });
+    const totalRows = tensors.reduce((n, t) => n + (t.shape[0] ?? 0), 0);
     const Ctor = first.data.constructor as new (length: number) => TensorData;
     const data = new Ctor(tensors.reduce((n, t) => n + t.data.length, 0));
     let offset = 0;
@@ -66,15 +79,15 @@ export function concatRows(parts: readonly InferOutput[], where = ''): InferOutp
       (data as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(t.data as ArrayLike<unknown>, offset);
       offset += t.data.length;
     }
-    return { data, shape: [rows, ...first.shape.slice(1)], dtype: first.dtype };
+    return { data, shape: [totalRows, ...first.shape.slice(1)], dtype: first.dtype };
   }
   if (Array.isArray(first)) {
-    return first.map((_, i) => concatRows(parts.map((p) => (p as InferOutput[])[i] as InferOutput), `${where}[${i}]`));
+    return first.map((_, i) => concatRows(parts.map((p) => (p as InferOutput[])[i] as InferOutput), rows, `${where}[${i}]`));
   }
   if (typeof first === 'object' && first !== null) {
     const out: { [key: string]: InferOutput } = {};
     for (const key of Object.keys(first)) {
-      out[key] = concatRows(parts.map((p) => (p as { [key: string]: InferOutput })[key] as InferOutput), `${where}.${key}`);
+      out[key] = concatRows(parts.map((p) => (p as { [key: string]: InferOutput })[key] as InferOutput), rows, `${where}.${key}`);
     }
     return out;
   }

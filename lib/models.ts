@@ -17,7 +17,8 @@ const ZOO_VERSION = 1;
  * The built-in models: `identity`, `tiny` (Linear 16->16), `mlp` (256-1024-1024-10),
  * `resnet18`, `resnet50` (torchvision architectures, 1000 classes, any input >= 32x32),
  * `two_input` (forward(x, y)), `tuple_out`, `dict_out`, `embedding` (int64 ids),
- * `raises` (raises on negative input) and `cost` (forward(x, iters): work set per call).
+ * `raises` (raises on negative input), `faulty` (raises on negative input, runs out of memory
+ * on NaN input), `batch_sum` (sums over dim 0: not batchable) and `cost` (forward(x, iters): work set per call).
  */
 export function builtinModelNames(): string[] {
   return nativeBinding().builtinModelNames();

@@ -133,9 +133,9 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     const chunkSize = checkPositiveInteger(options.chunkSize, 'options.chunkSize');
     const control = { ...checkInferOptions(options), batchable: false };
     const healthy = this.#native.stats().engines.filter((e) => e.healthy).length;
-    const chunks = splitRows(inputs, chunkSize, healthy);
+    const { chunks, rows } = splitRows(inputs, chunkSize, healthy);
     const outputs = await Promise.all(chunks.map((chunk) => this.#submit(chunk, control)));
-    return concatRows(outputs as InferOutput[]) as T;
+    return concatRows(outputs, rows) as T;
   }
 
   /**

@@ -50,10 +50,12 @@ Status StatusFromCurrentException(ErrorCode fallback) {
     return Status(ErrorCode::kOutOfMemory, "out of host memory (std::bad_alloc)");
   } catch (const c10::Error& e) {
     std::string message = e.what_without_backtrace();
-    return Status(Classify(message, fallback), std::move(message));
+    const ErrorCode code = Classify(message, fallback);  // before the move below
+    return Status(code, std::move(message));
   } catch (const std::exception& e) {
     std::string message = e.what();
-    return Status(Classify(message, fallback), std::move(message));
+    const ErrorCode code = Classify(message, fallback);  // before the move below
+    return Status(code, std::move(message));
   } catch (...) {
     return Status(fallback, "unknown native exception");
   }

@@ -174,6 +174,33 @@ def forward(self, x: Tensor) -> Tensor:
   return m;
 }
 
+// Like Raises, and a NaN anywhere in the input asks the allocator for 4 PiB, which fails the
+// way a device out of memory does: scheduler tests use it to exercise engine health.
+torch::jit::Module Faulty(uint64_t) {
+  torch::jit::Module m("TorchpoolFaulty");
+  m.define(R"(
+def forward(self, x: Tensor) -> Tensor:
+    if bool((x < 0).any()):
+        raise ValueError("torchpool test model: negative input")
+    if bool(torch.isnan(x).any()):
+        return x.new_empty([1125899906842624])
+    return x * 2
+)",
+           std::make_shared<ExceptionResolver>());
+  return m;
+}
+
+// Sums over the batch: rows are not independent, the kind of model dynamic batching must not
+// merge. Tests use it to check that batching notices and turns itself off.
+torch::jit::Module BatchSum(uint64_t) {
+  torch::jit::Module m("TorchpoolBatchSum");
+  m.define(R"(
+def forward(self, x: Tensor) -> Tensor:
+    return x.sum(0)
+)");
+  return m;
+}
+
 torch::jit::Module Cost(uint64_t seed) {
   constexpr int64_t kWidth = 64;
   torch::jit::Module m("TorchpoolCost");
@@ -212,6 +239,8 @@ const std::vector<Entry>& Registry() {
       {"embedding", Embedding},
       {"raises", Raises},
       {"cost", Cost},
+      {"faulty", Faulty},
+      {"batch_sum", BatchSum},
   };
   return kEntries;
 }

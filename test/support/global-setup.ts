@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 export default async function setup(): Promise<void> {
   const cacheDir = path.resolve(__dirname, '../../.cache/models');
-  for (const name of ['identity', 'tiny', 'mlp', 'two_input', 'tuple_out', 'dict_out', 'embedding', 'raises', 'cost', 'resnet18']) {
+  for (const name of ['identity', 'tiny', 'mlp', 'two_input', 'tuple_out', 'dict_out', 'embedding', 'raises', 'cost', 'faulty', 'batch_sum', 'resnet18']) {
     await builtinModelPath(name, { cacheDir });
   }
 }
