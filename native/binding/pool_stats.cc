@@ -29,10 +29,16 @@ Napi::Object LatencyToJs(Napi::Env env, const LatencySet& set) {
 Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object stats = Napi::Object::New(env);
-  const bool have_lanes = state_ == State::kReady || state_ == State::kClosing;
-  Napi::Array engines = Napi::Array::New(env, engines_.size());
-  for (size_t i = 0; i < engines_.size(); ++i) {
-    EngineStats s = engines_[i]->Stats();
+  // After close() the replicas are gone; their last counters stay readable.
+  std::vector<EngineStats> all = final_engine_stats_;
+  if (!engines_.empty()) {
+    all.clear();
+    for (const auto& engine : engines_) all.push_back(engine->Stats());
+  }
+  const bool have_lanes = state_ != State::kNew && state_ != State::kLoading && !all.empty();
+  Napi::Array engines = Napi::Array::New(env, all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const EngineStats& s = all[i];
     LaneStats lane = have_lanes ? scheduler_.Lane(static_cast<int>(i)) : LaneStats{0, 0, false};
     Napi::Object e = Napi::Object::New(env);
     e.Set("index", s.index);

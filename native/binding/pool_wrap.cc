@@ -316,6 +316,7 @@ Napi::Value PoolWrap::Close(const Napi::CallbackInfo& info) {
 
 void PoolWrap::OnEnginesJoined(Napi::Env env) {
   DrainCompletions(env);  // forwards that were running when close() was called
+  for (const auto& engine : engines_) final_engine_stats_.push_back(engine->Stats());
   engines_.clear();       // frees the model replicas
   state_ = State::kClosed;
   ReleaseNativeHandles();

@@ -84,6 +84,7 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   uint64_t failed_ = 0;
   LatencySet pool_latency_;
   std::vector<LatencySet> engine_latency_;
+  std::vector<EngineStats> final_engine_stats_;  // kept when close() frees the engines
 };
 
 }  // namespace torchpool
