@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
 import { median, rawForward, root, torchpoolLatency, torchpoolThroughput, worstIntervalGap } from './measure.mjs';
+import * as scheduler from './scheduler.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
 const argv = process.argv.slice(2);
@@ -86,7 +87,15 @@ async function cpuSuite() {
   await pool.close();
   const eventLoop = { workload: 'ResNet-18 96x96 batch 8, 6 requests', worst_gap_ms: median(gaps), forward_ms: forwardMs };
   console.log(JSON.stringify(eventLoop));
-  return { latency: rows, eventLoop };
+  return { latency: rows, eventLoop, scheduler: await schedulerSuite() };
+}
+
+async function schedulerSuite() {
+  return {
+    overhead: await scheduler.overhead({ file: await model('tiny'), repeats, iters: quick ? 500 : 3000 }),
+    batching: await scheduler.batching({ file: await model('mlp'), repeats, threads: 1, requests: quick ? 1000 : 4000 }),
+    skewed: await scheduler.skewedJob({ file: await model('cost'), repeats, items: quick ? 40 : 80 }),
+  };
 }
 
 async function gpuSuite() {

@@ -69,6 +69,18 @@ describe.skipIf(gpus.length === 0)(`CUDA engines${reason ? ` [skipped: ${reason}
     expect(Array.from(good.data as Float32Array)).toEqual([4]);
   });
 
+  it('merges concurrent requests into one forward on the device and splits them back exactly', async () => {
+    const pool = await InferencePool.create({ model: await modelPath('dict_out'), devices: ['cuda:0'], maxQueueDelayMicros: 100_000 });
+    pools.push(pool);
+    const inputs = Array.from({ length: 16 }, (_, i) => randomFloats(8, 40 + i));
+    const outs = await Promise.all(inputs.map((x) => pool.infer<Record<string, OutputTensor>>({ data: x, shape: [1, 8] })));
+    outs.forEach((out, i) => {
+      expect(Array.from(out.double!.data as Float32Array)).toEqual(Array.from(inputs[i]!, (v) => v * 2));
+      expect(Array.from(out.negated!.data as Float32Array)).toEqual(Array.from(inputs[i]!, (v) => -v));
+    });
+    expect(pool.stats().meanBatchSize).toBeGreaterThan(1);
+  });
+
   it('serves thousands of concurrent requests on two engines of one GPU without growing device memory', async () => {
     const pool = await open('mlp', ['cuda:0', 'cuda:0']);
     const x = { data: randomFloats(256, 5), shape: [1, 256] };
