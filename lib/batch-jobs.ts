@@ -4,6 +4,7 @@
  * shared queue with bounded memory, in input order.
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import { ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
 import type { InferInputs, InferOutput, InferValue, OutputTensor, Tensor, TensorData } from './tensor.js';
 import { isTensorLike, normalizeInputs } from './validate.js';
@@ -136,6 +137,7 @@ export async function* mapOrdered<T>(
     Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<InferInputs>)[Symbol.iterator]();
   // Our own controller: breaking out of the loop withdraws everything still queued.
   const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // one listener per item in flight, by design
   const onAbort = (): void => stop.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const started = performance.now();
