@@ -85,6 +85,8 @@ export interface NativePool {
     timeoutMs: number,
     batchable: boolean,
   ): Promise<unknown>;
+  /** Settles the requests engines have finished (called from the scheduleDrain callback). */
+  drain(): void;
   /** Settles a still-queued request with ABORTED or TIMEOUT; false if it already started. */
   cancel(id: number, code: 'ABORTED' | 'TIMEOUT'): boolean;
   /** The first call returns the promise of the shutdown; a later close(false) rejects what is still queued. */
@@ -94,7 +96,7 @@ export interface NativePool {
 }
 
 export interface NativeBinding {
-  NativePool: new (onEvent: NativeEventHandler) => NativePool;
+  NativePool: new (onEvent: NativeEventHandler, scheduleDrain: () => void) => NativePool;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   buildInfo(): BuildInfo;
   listCudaDevices(): NativeCudaQuery;

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 /**
- * `npx torchpool <command>`. For now: `info` (what the addon was built against, which devices it
- * sees). `bench` and `serve` come with their issues.
+ * `npx torchpool <command>`: `info` (what the addon was built against, which devices it sees)
+ * and `bench` (throughput, latency and scaling on this machine). `serve` comes with its issue.
  * @module
  */
+import { runBench } from './bench/index.js';
+import { benchUsage, BenchUsageError, parseBenchArgs } from './bench/options.js';
+import { renderMarkdown } from './bench/report.js';
 import { buildInfo } from './info.js';
 import { listDevices } from './devices.js';
 import { TorchpoolError } from './errors.js';
@@ -12,6 +15,7 @@ const usage = `Usage: torchpool <command>
 
 Commands:
   info [--json]   libtorch version and origin, CUDA support, and the devices torchpool can use
+  bench [...]     throughput, latency and scaling of a model on this machine (bench --help)
   help            this text`;
 
 function info(json: boolean): void {
@@ -29,12 +33,41 @@ function info(json: boolean): void {
   }
 }
 
-function main(argv: string[]): number {
+async function bench(argv: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (error) {
+    if (!(error instanceof BenchUsageError)) throw error;
+    console.error(`torchpool bench: ${error.message}\n\n${benchUsage}`);
+    return 2;
+  }
+  if (!options) {
+    console.log(benchUsage);
+    return 0;
+  }
+  try {
+    const { report, files } = await runBench(options, ['torchpool', 'bench', ...argv].join(' '));
+    if (options.json) console.log(JSON.stringify(report, null, 2));
+    else console.log(renderMarkdown(report));
+    if (!options.quiet) console.error(`wrote ${files.join(', ')}`);
+    return 0;
+  } catch (error) {
+    if (error instanceof BenchUsageError) {
+      console.error(`torchpool bench: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
   if (command === 'info') {
     info(rest.includes('--json'));
     return 0;
   }
+  if (command === 'bench') return bench(rest);
   if (command === 'help' || command === '--help' || command === '-h') {
     console.log(usage);
     return 0;
@@ -43,9 +76,12 @@ function main(argv: string[]): number {
   return 2;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (error) {
-  console.error(error instanceof TorchpoolError ? `${error.code}: ${error.message}` : error);
-  process.exitCode = 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error instanceof TorchpoolError ? `${error.code}: ${error.message}` : error);
+    process.exitCode = 1;
+  },
+);

@@ -84,9 +84,32 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     // Native events arrive before the pool object exists only in theory (no request has run);
     // the holder lets the handler find the pool once it does.
     const holder: { pool?: InferencePool } = {};
-    const native = new (nativeBinding().NativePool)((name, details) => {
-      if (holder.pool) holder.pool.#emitLater(name, details);
-    });
+    // Completions settle at once when engines wake the JS thread. But Node's thread-safe-function
+    // dispatch calls back again and again (up to 1000 times in one go) while fast engines keep
+    // finishing, and timers would wait all that time: after 2 ms of back-to-back wake-ups, the
+    // next drain waits for setImmediate so timers and I/O get their turn.
+    let runStart = -1;
+    let lastWake = 0;
+    let deferred = false;
+    const drainDeferred = (): void => {
+      deferred = false;
+      runStart = -1;
+      native.drain();
+    };
+    const native: NativePool = new (nativeBinding().NativePool)(
+      (name, details) => {
+        if (holder.pool) holder.pool.#emitLater(name, details);
+      },
+      () => {
+        if (deferred) return;
+        const now = performance.now();
+        if (runStart < 0 || now - lastWake > 1) runStart = now;
+        lastWake = now;
+        if (now - runStart < 2) return native.drain();
+        deferred = true;
+        setImmediate(drainDeferred);
+      },
+    );
     await native.load({ model: nativeModel, ...plan });
     holder.pool = new InferencePool(native, plan);
     return holder.pool;

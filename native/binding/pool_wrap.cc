@@ -12,6 +12,7 @@ Napi::Function PoolWrap::Define(Napi::Env env) {
                      {InstanceMethod<&PoolWrap::Guard<&PoolWrap::Load>>("load"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Infer>>("infer"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Cancel>>("cancel"),
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Drain>>("drain"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Close>>("close"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Stats>>("stats"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Signature>>("signature")});
@@ -24,8 +25,16 @@ PoolWrap::PoolWrap(const Napi::CallbackInfo& info)
   Napi::Env env = info.Env();
   if (info[0].IsFunction()) on_event_ = Napi::Persistent(info[0].As<Napi::Function>());
   relay_ = new Relay{this};
-  tsfn_ = CompletionTsfn::New(env, "torchpool:completions", 0, 1, relay_, &PoolWrap::OnTsfnFinalized,
-                              static_cast<void*>(nullptr));
+  if (info[1].IsFunction()) {
+    // The JS side defers the drain to setImmediate (lib/pool.ts): Node's thread-safe-function
+    // dispatch would otherwise keep calling back, for up to 1000 wake-ups, while fast engines
+    // keep finishing, and timers would wait that long.
+    tsfn_ = CompletionTsfn::New(env, info[1].As<Napi::Function>(), "torchpool:completions", 0, 1, relay_,
+                                &PoolWrap::OnTsfnFinalized, static_cast<void*>(nullptr));
+  } else {
+    tsfn_ = CompletionTsfn::New(env, "torchpool:completions", 0, 1, relay_, &PoolWrap::OnTsfnFinalized,
+                                static_cast<void*>(nullptr));
+  }
   tsfn_live_ = true;
   tsfn_.Unref(env);  // only requests in flight keep the process alive
   // Registered after the TSFN so that it runs before the TSFN's own cleanup (hooks run LIFO).
@@ -216,9 +225,18 @@ void PoolWrap::EndRequest(Napi::Env env) {
   }
 }
 
-void PoolWrap::OnCompletionsReady(Napi::Env env, Napi::Function, Relay* relay, void*) {
+void PoolWrap::OnCompletionsReady(Napi::Env env, Napi::Function schedule_drain, Relay* relay, void*) {
   if (env == nullptr || relay->pool == nullptr) return;  // the pool or environment is gone
-  relay->pool->DrainCompletions(env);
+  if (schedule_drain.IsEmpty()) {
+    relay->pool->DrainCompletions(env);
+  } else {
+    schedule_drain.Call({});  // comes back through drain() in this loop iteration's check phase
+  }
+}
+
+Napi::Value PoolWrap::Drain(const Napi::CallbackInfo& info) {
+  DrainCompletions(info.Env());
+  return info.Env().Undefined();
 }
 
 void PoolWrap::DrainCompletions(Napi::Env env) {

@@ -20,7 +20,8 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new NativePool(onEvent): onEvent(name, details) reports engine health changes.
+  // new NativePool(onEvent, scheduleDrain): onEvent(name, details) reports engine health
+  // changes; scheduleDrain() is called when completions wait and must call drain() soon.
   explicit PoolWrap(const Napi::CallbackInfo& info);
   ~PoolWrap() override;
 
@@ -51,6 +52,7 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Infer(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);  // pool_stats.cc
   Napi::Value Signature(const Napi::CallbackInfo& info);

@@ -1,0 +1,159 @@
+/**
+ * `torchpool bench` flags: parsing, checks and defaults. Every mistake is a BenchUsageError
+ * with a message that names the flag, printed with the usage and exit code 2.
+ * @module
+ */
+import { parseArgs } from 'node:util';
+
+export const benchUsage = `Usage: torchpool bench [options]
+
+Measures a model on this machine: throughput and latency for each batch size and concurrency,
+event-loop delay, and how the work scales over devices (shared queue vs a static split).
+
+Model
+  -m, --model <file|name>     TorchScript file, or a built-in model name (default: mlp)
+      --input-shape <dims>    shape of one item without the batch dimension, e.g. 3,224,224
+                              (built-in models know theirs)
+      --dtype <dtype>         input dtype (default: float32)
+Pool
+  -d, --devices <list>        all | cpu | cuda | a list such as cuda:0,cuda:1 or cpu,cpu (default: all)
+      --instances <n>         engines per device (default: 1)
+      --threads <n>           intra-op threads per CPU engine (default: cores / CPU engines)
+      --max-batch-size <n>    dynamic batching limit in rows; 0 turns batching off (default: 32)
+      --max-queue-delay <us>  how long a batch may wait to fill, in microseconds (default: 0)
+      --spin <us>             engine spin before sleeping, in microseconds (default: 0)
+      --precision <list>      fp32 and/or fp16 (fp16 needs a CUDA device) (default: fp32)
+Load
+  -b, --batch <list>          rows per request (default: 1,8,32)
+  -c, --concurrency <list>    requests kept in flight (default: 1,16,64)
+      --duration <time>       measuring time per configuration, e.g. 10s, 500ms (default: 5s)
+      --requests <n>          measure this many requests per configuration instead of a duration
+      --warmup <time|n>       warmup per configuration: a time, or a number of requests (default: 1s)
+      --no-scaling            skip the device scaling and static-split runs
+Output
+  -o, --out <dir>             where report.json, report.md and report.svg go (default: ./torchpool-bench)
+      --json                  print the JSON report on stdout instead of tables
+  -q, --quiet                 no progress output
+  -h, --help                  this text
+
+Example: npx torchpool bench --model resnet18 --input-shape 3,64,64 --batch 1,16 --concurrency 1,8`;
+
+/** A malformed command line. */
+export class BenchUsageError extends Error {}
+
+/** Either a time budget or a number of requests. */
+export type Budget = { ms: number } | { requests: number };
+
+export interface BenchOptions {
+  model: string;
+  inputShape: number[] | undefined;
+  dtype: string;
+  devices: string;
+  instances: number;
+  threads: number | undefined;
+  maxBatchSize: number;
+  maxQueueDelayMicros: number;
+  spinMicros: number;
+  precisions: ('fp32' | 'fp16')[];
+  batches: number[];
+  concurrencies: number[];
+  measure: Budget;
+  warmup: Budget;
+  scaling: boolean;
+  out: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+function positiveList(value: string, flag: string): number[] {
+  const items = value.split(',').map((s) => s.trim());
+  const numbers = items.map(Number);
+  if (items.length === 0 || numbers.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new BenchUsageError(`--${flag} expects positive integers separated by commas, got '${value}'`);
+  }
+  return numbers;
+}
+
+function integer(value: string | undefined, flag: string, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new BenchUsageError(`--${flag} expects an integer >= ${min}, got '${value}'`);
+  return n;
+}
+
+/** `10s`, `500ms`, `2m`, `1.5s` in milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!match) throw new BenchUsageError(`--${flag} expects a time such as 10s, 500ms or 2m, got '${value}'`);
+  const n = Number(match[1]);
+  const ms = match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
+  if (ms <= 0) throw new BenchUsageError(`--${flag} must be longer than 0, got '${value}'`);
+  return ms;
+}
+
+/** Parses argv (without `bench`); returns undefined for --help. */
+export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string', short: 'm' },
+        'input-shape': { type: 'string' },
+        dtype: { type: 'string' },
+        devices: { type: 'string', short: 'd' },
+        instances: { type: 'string' },
+        threads: { type: 'string' },
+        'max-batch-size': { type: 'string' },
+        'max-queue-delay': { type: 'string' },
+        spin: { type: 'string' },
+        precision: { type: 'string' },
+        batch: { type: 'string', short: 'b' },
+        concurrency: { type: 'string', short: 'c' },
+        duration: { type: 'string' },
+        requests: { type: 'string' },
+        warmup: { type: 'string' },
+        'no-scaling': { type: 'boolean' },
+        out: { type: 'string', short: 'o' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new BenchUsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return undefined;
+  if (v.duration !== undefined && v.requests !== undefined) throw new BenchUsageError('give either --duration or --requests, not both');
+  const precisions = (v.precision ?? 'fp32').split(',').map((p) => p.trim());
+  for (const p of precisions) {
+    if (p !== 'fp32' && p !== 'fp16') throw new BenchUsageError(`--precision expects fp32 and/or fp16, got '${p}'`);
+  }
+  let inputShape: number[] | undefined;
+  if (v['input-shape'] !== undefined) inputShape = positiveList(v['input-shape'], 'input-shape');
+  const warmup: Budget =
+    v.warmup === undefined ? { ms: 1000 } : /^\d+$/.test(v.warmup) ? { requests: Number(v.warmup) } : { ms: parseDuration(v.warmup, 'warmup') };
+  return {
+    model: v.model ?? 'mlp',
+    inputShape,
+    dtype: v.dtype ?? 'float32',
+    devices: v.devices ?? 'all',
+    instances: integer(v.instances, 'instances', 1, 1),
+    threads: v.threads === undefined ? undefined : integer(v.threads, 'threads', 1, 1),
+    maxBatchSize: integer(v['max-batch-size'], 'max-batch-size', 0, 32),
+    maxQueueDelayMicros: integer(v['max-queue-delay'], 'max-queue-delay', 0, 0),
+    spinMicros: integer(v.spin, 'spin', 0, 0),
+    precisions: precisions as ('fp32' | 'fp16')[],
+    batches: positiveList(v.batch ?? '1,8,32', 'batch'),
+    concurrencies: positiveList(v.concurrency ?? '1,16,64', 'concurrency'),
+    measure: v.requests !== undefined ? { requests: integer(v.requests, 'requests', 1, 1) } : { ms: parseDuration(v.duration ?? '5s', 'duration') },
+    warmup,
+    scaling: !v['no-scaling'],
+    out: v.out ?? 'torchpool-bench',
+    json: v.json ?? false,
+    quiet: v.quiet ?? false,
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The bench report: the JSON written to report.json, and its rendering as Markdown (report.md,
+ * also printed on a terminal).
+ * @module
+ */
+import type { ConfigResult } from './load.js';
+import type { ScalingRow, UnevenJob } from './scaling.js';
+
+export interface BenchReport {
+  date: string;
+  command: string;
+  machine: { cpu: string; cores: number; memoryGiB: number; gpus: string[]; node: string; libtorch: string };
+  model: { label: string; inputShape: number[]; dtype: string };
+  pool: { devices: string[]; maxBatchSize: number; maxQueueDelayMicros: number; spinMicros: number };
+  configs: ConfigResult[];
+  skipped: string[];
+  scaling: ScalingRow[];
+  uneven: UnevenJob | undefined;
+}
+
+const table = (headers: string[], rows: (string | number)[][]) =>
+  [`| ${headers.join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
+
+export function renderMarkdown(report: BenchReport, chartFile?: string): string {
+  const m = report.machine;
+  const out = [
+    `# torchpool bench: ${report.model.label}`,
+    '',
+    `- ${report.date}; \`${report.command}\``,
+    `- ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB)${m.gpus.length ? `; ${m.gpus.join(', ')}` : '; no GPU'}; Node ${m.node}; libtorch ${m.libtorch}`,
+    `- Input: [batch, ${report.model.inputShape.join(', ')}] ${report.model.dtype}; engines: ${report.pool.devices.join(', ')}; ` +
+      `maxBatchSize ${report.pool.maxBatchSize || 'off'}, maxQueueDelayMicros ${report.pool.maxQueueDelayMicros}, spinMicros ${report.pool.spinMicros}`,
+    '',
+  ];
+  if (chartFile) out.push(`![throughput, latency and scaling](${chartFile})`, '');
+  out.push('## Throughput and latency', '');
+  out.push(
+    table(
+      ['precision', 'batch', 'concurrency', 'items/s', 'requests/s', 'latency p50 / p95 / p99 (ms)', 'queue p50 (ms)', 'compute p50 (ms)', 'mean batch', 'event loop p99 / max (ms)'],
+      report.configs.map((c) => [
+        c.precision, c.batch, c.concurrency, n0(c.itemsPerSecond), n0(c.requestsPerSecond),
+        `${ms(c.latencyMs.p50)} / ${ms(c.latencyMs.p95)} / ${ms(c.latencyMs.p99)}`,
+        ms(c.queueMs.p50), ms(c.computeMs.p50), c.meanBatchSize.toFixed(1),
+        `${ms(c.eventLoopDelayMs.p99)} / ${ms(c.eventLoopDelayMs.max)}`,
+      ]),
+    ),
+    '',
+  );
+  const last = report.configs.at(-1);
+  if (last && last.engines.length > 1) {
+    out.push(`Per engine at batch ${last.batch}, concurrency ${last.concurrency}:`, '');
+    out.push(table(['engine', 'device', 'items', 'utilization'], last.engines.map((e, i) => [i, `${e.device}#${e.instance}`, n0(e.items), `${(100 * e.utilization).toFixed(0)}%`])), '');
+  }
+  for (const s of report.skipped) out.push(`- Skipped: ${s}`);
+  if (report.skipped.length) out.push('');
+  if (report.scaling.length) {
+    out.push('## Scaling over engines', '');
+    out.push(
+      table(
+        ['engines', 'devices', 'time (ms)', 'items/s', 'speedup', 'efficiency'],
+        report.scaling.map((r) => [r.engines, r.devices.join(', '), ms(r.ms), n0(r.itemsPerSecond), `${r.speedup.toFixed(2)}x`, `${(100 * r.efficiency).toFixed(0)}%`]),
+      ),
+      '',
+    );
+  }
+  const u = report.uneven;
+  if (u) {
+    out.push(`## Uneven job: ${u.items} requests of ${u.rowsRange[0]} to ${u.rowsRange[1]} rows (ascending) on ${u.engines} engines`, '');
+    out.push(
+      table(['schedule', 'time (ms)', 'vs ideal'], [
+        ['ideal (compute / engines)', ms(u.idealMs), '1.00x'],
+        ['shared queue (torchpool)', ms(u.sharedMs), `${(u.sharedMs / u.idealMs).toFixed(2)}x`],
+        ['static equal split (contiguous blocks)', ms(u.staticMs), `${(u.staticMs / u.idealMs).toFixed(2)}x`],
+      ]),
+      '',
+    );
+  }
+  return out.join('\n');
+}
