@@ -19,4 +19,11 @@ if (!process.env.TORCHPOOL_BENCH_PYTHON && fs.existsSync('/usr/bin/python3')) {
   if (probe.status !== 0) env.TORCHPOOL_BENCH_PYTHON = '/usr/bin/python3';
 }
 run(process.execPath, [path.join(root, 'bench', 'run.mjs'), ...process.argv.slice(2)], env);
+// What users run: `torchpool bench` on the MLP over two engines; its report and chart go into BENCHMARKS.md.
+const quick = process.argv.includes('--quick');
+const suite = process.argv.includes('--suite') ? process.argv[process.argv.indexOf('--suite') + 1] : undefined;
+const gpu = suite === 'gpu' || (suite !== 'cpu' && spawnSync(process.execPath, ['-e', "process.exit(require('./dist/index.js').listDevices().some((d) => d.type === 'cuda') ? 0 : 1)"], { cwd: root }).status === 0);
+run(process.execPath, [path.join(root, 'dist', 'cli.js'), 'bench', '--model', 'mlp', '--devices', gpu ? 'cuda' : 'cpu,cpu',
+  '--batch', '1,8,32', '--concurrency', '1,16,64', '--duration', quick ? '1s' : '3s', '--warmup', '500ms',
+  '--out', path.join(root, 'bench', 'data', `cli-${gpu ? 'gpu' : 'cpu'}`)]);
 run(process.execPath, [path.join(root, 'bench', 'report.mjs')]);

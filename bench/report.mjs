@@ -91,6 +91,17 @@ if (gpu) {
   out.push('');
 }
 
+for (const suite of ['cpu', 'gpu']) {
+  const dir = path.join(root, 'bench', 'data', `cli-${suite}`);
+  if (!fs.existsSync(path.join(dir, 'report.md'))) continue;
+  // The torchpool bench report, one heading level down, with its chart.
+  const md = fs.readFileSync(path.join(dir, 'report.md'), 'utf8')
+    .replace(/^# torchpool bench: (.*)$/m, `## \`torchpool bench\` on this ${suite.toUpperCase()} machine: $1`)
+    .replace(/^## /gm, (h, offset) => (offset === 0 ? h : '### '))
+    .replace('](report.svg)', `](bench/data/cli-${suite}/report.svg)`);
+  out.push(md.trim(), '');
+}
+
 out.push('## What these numbers say', '', fs.readFileSync(path.join(root, 'bench', 'findings.md'), 'utf8').trim(), '');
 fs.writeFileSync(path.join(root, 'BENCHMARKS.md'), out.join('\n'));
 console.log('wrote BENCHMARKS.md');
