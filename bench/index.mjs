@@ -18,6 +18,13 @@ if (!process.env.TORCHPOOL_BENCH_PYTHON && fs.existsSync('/usr/bin/python3')) {
   const probe = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
   if (probe.status !== 0) env.TORCHPOOL_BENCH_PYTHON = '/usr/bin/python3';
 }
+// Bench-only peer: onnxruntime-node in bench/.peers (its postinstall would fetch CUDA providers,
+// which this needs not; ONNXRUNTIME_NODE_INSTALL=skip keeps the CPU provider only).
+if (!fs.existsSync(path.join(root, 'bench', '.peers', 'node_modules', 'onnxruntime-node'))) {
+  const installed = spawnSync('npm', ['install', '--prefix', path.join(root, 'bench', '.peers'), '--no-save', '--no-audit', '--no-fund', 'onnxruntime-node@1.30'],
+    { stdio: 'inherit', cwd: root, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  if (installed.status !== 0) console.warn('bench: onnxruntime-node could not be installed; its rows will say so');
+}
 run(process.execPath, [path.join(root, 'bench', 'run.mjs'), ...process.argv.slice(2)], env);
 // What users run: `torchpool bench` on the MLP over two engines; its report and chart go into BENCHMARKS.md.
 const quick = process.argv.includes('--quick');

@@ -1,6 +1,7 @@
 // Measurement helpers shared by the benchmark suites: torchpool runs in this process, the raw
 // C++ baseline and Python peers run as child processes on the same model file.
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -78,4 +79,27 @@ export async function worstIntervalGap(work) {
   await work();
   clearInterval(timer);
   return worst;
+}
+
+/** Where bench-only peers live (installed by bench/index.mjs, never by the library). */
+export const peersDir = path.join(root, 'bench', '.peers');
+
+/**
+ * The onnxruntime-node peer on the same TorchScript file exported to ONNX for `shape`. Returns
+ * { p50_us, p99_us, concurrent_rows_per_s?, worst_gap_ms? } or { error }.
+ */
+export function onnxPeer({ file, shape, threads, iters, warmup = 10, concurrency = 0, stall = 0 }) {
+  if (!fs.existsSync(path.join(peersDir, 'node_modules', 'onnxruntime-node'))) return { error: 'onnxruntime-node is not installed (npm run bench installs it)' };
+  const onnx = path.join(peersDir, 'models', `${path.basename(file, '.pt')}-${shape.join('x')}.onnx`);
+  if (!fs.existsSync(onnx)) {
+    fs.mkdirSync(path.dirname(onnx), { recursive: true });
+    const python = process.env.TORCHPOOL_BENCH_PYTHON || 'python3';
+    const exported = spawnSync(python, [path.join(root, 'bench/peers/export_onnx.py'), '--model', file, '--shape', shape.join(','), '--out', onnx], { encoding: 'utf8' });
+    if (exported.status !== 0) return { error: `ONNX export failed: ${(exported.stderr || String(exported.error)).trim().split('\n').pop()}` };
+  }
+  const args = [path.join(root, 'bench/peers/onnxruntime.mjs'), '--ort', peersDir, '--model', onnx, '--shape', shape.join(','),
+    '--iters', String(iters), '--warmup', String(warmup), '--threads', String(threads), '--concurrency', String(concurrency), '--stall', String(stall)];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  if (child.status !== 0) return { error: (child.stderr || String(child.error)).trim().split('\n').pop() };
+  return JSON.parse(child.stdout.trim().split('\n').pop());
 }

@@ -33,9 +33,9 @@ const cpu = load('cpu');
 if (cpu) {
   out.push('## CPU', '', machine(cpu.machine), '', '### Latency of one request at a time', '');
   out.push(table(
-    ['Model and input', 'threads', 'torchpool p50', 'torchpool p99', 'raw C++ p50', 'Python p50', 'torchpool / raw', 'torchpool / Python', 'overhead per call'],
-    cpu.latency.map((r) => [r.name, r.threads, us(r.torchpool_p50_us), us(r.torchpool_p99_us), us(r.raw_p50_us), us(r.python_jit_p50_us),
-      ratio(r.torchpool_p50_us, r.raw_p50_us), ratio(r.torchpool_p50_us, r.python_jit_p50_us), us(r.overhead_us)]),
+    ['Model and input', 'threads', 'torchpool p50', 'torchpool p99', 'raw C++ p50', 'Python p50', 'onnxruntime-node p50', 'torchpool / raw', 'torchpool / Python', 'torchpool / onnxruntime-node', 'overhead per call'],
+    cpu.latency.map((r) => [r.name, r.threads, us(r.torchpool_p50_us), us(r.torchpool_p99_us), us(r.raw_p50_us), us(r.python_jit_p50_us), us(r.onnx_p50_us),
+      ratio(r.torchpool_p50_us, r.raw_p50_us), ratio(r.torchpool_p50_us, r.python_jit_p50_us), ratio(r.torchpool_p50_us, r.onnx_p50_us), us(r.overhead_us)]),
   ));
   out.push('', `The overhead per call is what a request pays for leaving the JS thread and coming back: validation,`,
     'wrapping the input TypedArrays as tensors (no copy), one hand-off to the engine thread and one back through',
@@ -43,11 +43,15 @@ if (cpu) {
     '### Event loop during inference', '',
     `While ${cpu.eventLoop.workload} ran (each forward about ${cpu.eventLoop.forward_ms.toFixed(0)} ms), the worst gap between`,
     `ticks of a 1 ms \`setInterval\` was **${cpu.eventLoop.worst_gap_ms.toFixed(1)} ms**. A peer that runs the forward on the JS`,
-    `thread stalls the loop for the whole forward (about ${cpu.eventLoop.forward_ms.toFixed(0)} ms here).`, '');
+    `thread stalls the loop for the whole forward (about ${cpu.eventLoop.forward_ms.toFixed(0)} ms here)` +
+      (cpu.eventLoop.onnx_worst_gap_ms ? `: onnxruntime-node, running the same 6 requests on the same model, stalled it for **${cpu.eventLoop.onnx_worst_gap_ms.toFixed(0)} ms**.` : '.'), '');
 }
 
 if (cpu?.scheduler) {
-  const { overhead, batching, skewed } = cpu.scheduler;
+  const { overhead, skewed } = cpu.scheduler;
+  // Older data files hold the rows directly; newer ones { rows, onnxruntime }.
+  const batching = Array.isArray(cpu.scheduler.batching) ? cpu.scheduler.batching : cpu.scheduler.batching.rows;
+  const ortBatching = Array.isArray(cpu.scheduler.batching) ? undefined : cpu.scheduler.batching.onnxruntime;
   out.push('### Scheduler', '', '#### Per-request overhead (tiny model, one request at a time, one engine)', '');
   out.push(table(['spinMicros', 'torchpool p50', 'torchpool p99', 'raw C++ p50', 'overhead per call (p50)'],
     overhead.map((r) => [r.spinMicros, us(r.torchpool_p50_us), us(r.torchpool_p99_us), us(r.raw_p50_us), us(r.overhead_us)])));
@@ -56,7 +60,9 @@ if (cpu?.scheduler) {
     `#### Dynamic batching: ${batching[0].concurrency} concurrent batch-1 requests, MLP 256-1024-1024-10, one engine with 1 thread`, '');
   out.push(table(['Configuration', 'rows/s', 'mean batch', 'raw C++ rows/s at that batch', 'torchpool / raw', 'vs no batching'],
     batching.map((r) => [r.name, r.rows_per_s.toFixed(0), r.mean_batch.toFixed(1), `${r.raw_rows_per_s.toFixed(0)} (batch ${r.raw_batch})`,
-      `${(100 * r.fraction_of_raw).toFixed(0)}%`, ratio(r.rows_per_s, batching[0].rows_per_s)])));
+      `${(100 * r.fraction_of_raw).toFixed(0)}%`, ratio(r.rows_per_s, batching[0].rows_per_s)]).concat(
+      ortBatching ? [[`onnxruntime-node (each session.run on the JS thread, in turn)`, ortBatching.rows_per_s ? ortBatching.rows_per_s.toFixed(0) : `n/a (${ortBatching.error})`,
+        '1.0', '', '', ortBatching.rows_per_s ? ratio(ortBatching.rows_per_s, batching[0].rows_per_s) : 'n/a']] : [])));
   out.push('', 'Raw is the same model in a C++ loop at the batch size the pool actually formed (1 thread, as the engine).',
     'With maxBatchSize at half the concurrency one batch computes while the JS thread settles and refills the other;',
     'with all requests in one batch the engine waits for that turnaround, which shows as the lower share of raw.', '',

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
-import { median, rawForward, root, torchpoolLatency, torchpoolThroughput, worstIntervalGap } from './measure.mjs';
+import { median, onnxPeer, rawForward, root, torchpoolLatency, torchpoolThroughput, worstIntervalGap } from './measure.mjs';
 import * as scheduler from './scheduler.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
@@ -56,6 +56,13 @@ async function latencyCase({ name, modelName, device, shape, intArg, threads, it
     row.python_jit_p50_us = python.jit?.p50_us;
     row.python_error = python.error;
   }
+  if (peer && device === 'cpu') {
+    const ort = [];
+    for (let r = 0; r < repeats; r++) ort.push(onnxPeer({ file, shape, threads, iters, warmup }));
+    row.onnx_p50_us = ort[0].error ? undefined : median(ort.map((o) => o.p50_us));
+    row.onnx_error = ort[0].error;
+    row.onnx_version = ort[0].version;
+  }
   row.overhead_us = row.torchpool_p50_us - row.raw_p50_us;
   row.raw_over_torchpool = row.raw_p50_us / row.torchpool_p50_us;
   console.log(JSON.stringify(row));
@@ -85,7 +92,9 @@ async function cpuSuite() {
   for (let r = 0; r < repeats; r++) gaps.push(await worstIntervalGap(() => Promise.all(Array.from({ length: 6 }, () => pool.infer(image)))));
   const forwardMs = pool.stats().engines[0].busyMs / pool.stats().engines[0].requests;
   await pool.close();
-  const eventLoop = { workload: 'ResNet-18 96x96 batch 8, 6 requests', worst_gap_ms: median(gaps), forward_ms: forwardMs };
+  const ortStall = onnxPeer({ file: await model('resnet18'), shape: [8, 3, 96, 96], threads: Math.max(1, cores - 1), iters: 3, warmup: 1, stall: 6 });
+  const eventLoop = { workload: 'ResNet-18 96x96 batch 8, 6 requests', worst_gap_ms: median(gaps), forward_ms: forwardMs,
+    onnx_worst_gap_ms: ortStall.worst_gap_ms, onnx_error: ortStall.error };
   console.log(JSON.stringify(eventLoop));
   return { latency: rows, eventLoop, scheduler: await schedulerSuite() };
 }

@@ -2,7 +2,7 @@
 // batching against raw libtorch at the merged batch size, and the makespan of a skewed job on
 // the shared queue against static splits. Every figure is a median over `repeats` runs.
 import torchpool from '../dist/index.js';
-import { median, rawForward, torchpoolLatency } from './measure.mjs';
+import { median, onnxPeer, rawForward, torchpoolLatency } from './measure.mjs';
 
 const { InferencePool } = torchpool;
 
@@ -71,7 +71,12 @@ export async function batching({ file, repeats, threads, requests, concurrency =
     rows.push(row);
     console.log(JSON.stringify(row));
   }
-  return rows;
+  // The peer: onnxruntime-node runs each session.run() on the JS thread, one after the other.
+  const ort = [];
+  for (let r = 0; r < repeats; r++) ort.push(onnxPeer({ file, shape: [1, 256], threads, iters: Math.round(requests / 8), warmup: 20, concurrency }));
+  const peer = ort[0].error ? { error: ort[0].error } : { rows_per_s: median(ort.map((o) => o.concurrent_rows_per_s)) };
+  console.log(JSON.stringify({ onnxruntime: peer }));
+  return { rows, onnxruntime: peer };
 }
 
 /**
