@@ -32,5 +32,5 @@ const suite = process.argv.includes('--suite') ? process.argv[process.argv.index
 const gpu = suite === 'gpu' || (suite !== 'cpu' && spawnSync(process.execPath, ['-e', "process.exit(require('./dist/index.js').listDevices().some((d) => d.type === 'cuda') ? 0 : 1)"], { cwd: root }).status === 0);
 run(process.execPath, [path.join(root, 'dist', 'cli.js'), 'bench', '--model', 'mlp', '--devices', gpu ? 'cuda' : 'cpu,cpu',
   '--batch', '1,8,32', '--concurrency', '1,16,64', '--duration', quick ? '1s' : '3s', '--warmup', '500ms',
-  '--out', path.join(root, 'bench', 'data', `cli-${gpu ? 'gpu' : 'cpu'}`)]);
+  '--out', `bench/data/cli-${gpu ? 'gpu' : 'cpu'}`]);
 run(process.execPath, [path.join(root, 'bench', 'report.mjs')]);

@@ -38,11 +38,11 @@ export function renderMarkdown(report: BenchReport, chartFile?: string): string 
   out.push('## Throughput and latency', '');
   out.push(
     table(
-      ['precision', 'batch', 'concurrency', 'items/s', 'requests/s', 'latency p50 / p95 / p99 (ms)', 'queue p50 (ms)', 'compute p50 (ms)', 'mean batch', 'event loop p99 / max (ms)'],
+      ['precision', 'batch', 'concurrency', 'items/s', 'requests/s', 'latency p50 / p95 / p99 (ms)', 'queue p50 / p99 (ms)', 'compute p50 / p99 (ms)', 'mean batch', 'event loop p99 / max (ms)'],
       report.configs.map((c) => [
         c.precision, c.batch, c.concurrency, n0(c.itemsPerSecond), n0(c.requestsPerSecond),
         `${ms(c.latencyMs.p50)} / ${ms(c.latencyMs.p95)} / ${ms(c.latencyMs.p99)}`,
-        ms(c.queueMs.p50), ms(c.computeMs.p50), c.meanBatchSize.toFixed(1),
+        `${ms(c.queueMs.p50)} / ${ms(c.queueMs.p99)}`, `${ms(c.computeMs.p50)} / ${ms(c.computeMs.p99)}`, c.meanBatchSize.toFixed(1),
         `${ms(c.eventLoopDelayMs.p99)} / ${ms(c.eventLoopDelayMs.max)}`,
       ]),
     ),
