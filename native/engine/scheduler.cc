@@ -217,6 +217,9 @@ bool Scheduler::Take(int engine, Work* work) {
         lane.filling = nullptr;
       }
       lane.state = LaneState::kBusy;
+      // Work left in this lane (a request that came for the batch but did not fit, or arrived
+      // as filling ended) must not wait for this engine while another one sleeps.
+      if (lane.size > 0) WakeSleeperLocked();
       return true;
     }
     if (!work->expired.empty()) {
@@ -329,6 +332,16 @@ void Scheduler::CloseWhenDrained() {
     draining_ = true;
   }
   for (auto& lane : lanes_) lane->wake.notify_all();
+}
+
+void Scheduler::WakeSleeperLocked() {
+  for (auto& lane : lanes_) {
+    if (lane->healthy && lane->state == LaneState::kSleeping) {
+      lane->state = LaneState::kWaking;
+      lane->wake.notify_one();
+      return;
+    }
+  }
 }
 
 void Scheduler::WakeAllLocked() {

@@ -94,6 +94,7 @@ class Scheduler {
   void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows);
   RequestPtr Remove(LaneData& lane, std::deque<RequestPtr>& level, size_t position);
   void WakeAllLocked();
+  void WakeSleeperLocked();  // one idle engine, to steal what a busy one holds
   bool ShouldExit() const { return closed_ || (draining_ && queued_.load() == 0); }
 
   SchedulerOptions options_;
