@@ -53,12 +53,14 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   readonly #signature: NativeSignature;
   readonly #stats = new StatsTracker();
   #nextId = 0;
+  #healthyEngines: number;
   #closing: Promise<void> | undefined;
 
   private constructor(native: NativePool, plan: LoadPlan) {
     super();
     this.#native = native;
     this.#plan = plan;
+    this.#healthyEngines = plan.devices.length;
     this.#signature = native.signature();
   }
 
@@ -98,7 +100,9 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     };
     const native: NativePool = new (nativeBinding().NativePool)(
       (name, details) => {
-        if (holder.pool) holder.pool.#emitLater(name, details);
+        if (!holder.pool) return;
+        holder.pool.#healthyEngines--;
+        holder.pool.#emitLater(name, details);
       },
       () => {
         if (deferred) return;
@@ -155,8 +159,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   async inferBatch<T = InferOutput>(inputs: InferInputs, options: InferBatchOptions = {}): Promise<T> {
     const chunkSize = checkPositiveInteger(options.chunkSize, 'options.chunkSize');
     const control = { ...checkInferOptions(options), batchable: false };
-    const healthy = this.#native.stats().engines.filter((e) => e.healthy).length;
-    const { chunks, rows } = splitRows(inputs, chunkSize, healthy);
+    const { chunks, rows } = splitRows(inputs, chunkSize, this.#healthyEngines);
     const outputs = await Promise.all(chunks.map((chunk) => this.#submit(chunk, control)));
     return concatRows(outputs, rows) as T;
   }

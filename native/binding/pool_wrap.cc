@@ -204,7 +204,7 @@ Napi::Value PoolWrap::Cancel(const Napi::CallbackInfo& info) {
   const bool timeout = info[1].As<Napi::String>().Utf8Value() == "TIMEOUT";
   RequestPtr request = scheduler_.Cancel(id);
   if (!request) return Napi::Boolean::New(env, false);
-  request->status = timeout ? Status(ErrorCode::kTimeout, "the request did not start within its timeoutMs")
+  request->status = timeout ? TimeoutStatus()
                             : Status(ErrorCode::kAborted, "the request was aborted before it started");
   Settle(env, *request);
   return Napi::Boolean::New(env, true);

@@ -50,7 +50,7 @@ void Engine::Run() {
   Work work;
   while (scheduler_->Take(config_.index, &work)) {
     for (RequestPtr& request : work.expired) {
-      request->status = Status(ErrorCode::kTimeout, "the request did not start within its timeoutMs");
+      request->status = TimeoutStatus();
       request->finished = Clock::now();
       completions_->Push(std::move(request));
     }

@@ -47,6 +47,11 @@ class Status {
   std::string message_;
 };
 
+// The one TIMEOUT status: set by the engine (deadline passed in the queue) or by cancel().
+inline Status TimeoutStatus() {
+  return Status(ErrorCode::kTimeout, "the request did not start within its timeoutMs");
+}
+
 // Turns the exception in flight (call from a catch block) into a Status. libtorch errors keep
 // their message without the C++ backtrace; CUDA and out-of-memory failures get their own codes.
 Status StatusFromCurrentException(ErrorCode fallback);

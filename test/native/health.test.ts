@@ -1,12 +1,11 @@
 // Engine health: repeated device errors (here out-of-memory, from the `faulty` model asking
 // the CPU allocator for 4 PiB when its input holds a NaN) take an engine out of rotation.
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, type EngineUnhealthyEvent, InferencePool, type OutputTensor, type TorchpoolError, modelPath } from '../support/torchpool.js';
+import { ErrorCodes, type EngineUnhealthyEvent, InferencePool, type OutputTensor, type TorchpoolError, modelPath, codeOf } from '../support/torchpool.js';
 
 const good = (v = 1) => ({ data: new Float32Array([v, v + 1, v + 2]), shape: [1, 3] });
 const oom = () => ({ data: new Float32Array([1, NaN, 3]), shape: [1, 3] });
 const negative = () => ({ data: new Float32Array([1, -1, 3]), shape: [1, 3] });
-const codeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: TorchpoolError) => e.code);
 
 describe('engine health', () => {
   it('takes an engine out after repeated device errors; the other takes the work; then NO_DEVICE', async () => {

@@ -2,10 +2,9 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, InferencePool, type OutputTensor, TorchpoolError, modelPath } from '../support/torchpool.js';
+import { ErrorCodes, InferencePool, type OutputTensor, TorchpoolError, modelPath, costInput } from '../support/torchpool.js';
 
 const dist = path.resolve(__dirname, '../../dist/index.js');
-const costInput = (iters: number) => [{ data: new Float32Array(64).fill(0.1), shape: [1, 64] }, iters];
 
 describe('close()', () => {
   it('rejects queued requests with CLOSED, lets the running one finish, and later calls reject', async () => {

@@ -2,11 +2,9 @@
 // CPU engine kept busy by the `cost` model so that requests really wait in the queue.
 import * as diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
-import { channels, ErrorCodes, InferencePool, type QueueFullEvent, type TorchpoolError, modelPath } from '../support/torchpool.js';
+import { channels, ErrorCodes, InferencePool, type QueueFullEvent, type TorchpoolError, modelPath, costInput, codeOf } from '../support/torchpool.js';
 
-const costInput = (iters: number) => [{ data: new Float32Array(64).fill(0.1), shape: [1, 64] }, iters];
 const LONG = 40_000; // about 130 ms on one core
-const codeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: TorchpoolError) => e.code);
 
 async function onePool(options: Record<string, unknown> = {}) {
   return InferencePool.create({ model: await modelPath('cost'), devices: 'cpu', threadsPerEngine: 1, batching: false, ...options });

@@ -1,9 +1,8 @@
 // The shared work-stealing queue and dynamic batching, on CPU engines with real TorchScript
 // models. Costs come from the `cost` model (forward(x, iters): a loop of 64x64 matmuls).
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, InferencePool, type OutputTensor, type TorchpoolError, maxRelativeError, modelPath, randomFloats } from '../support/torchpool.js';
+import { ErrorCodes, InferencePool, type OutputTensor, type TorchpoolError, maxRelativeError, modelPath, randomFloats, costInput } from '../support/torchpool.js';
 
-const costInput = (iters: number, rows = 1) => [{ data: new Float32Array(64 * rows).fill(0.1), shape: [rows, 64] }, iters];
 const row = (values: Float32Array, width: number) => ({ data: values, shape: [values.length / width, width] });
 
 describe('work stealing', () => {

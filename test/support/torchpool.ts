@@ -5,6 +5,19 @@ import * as path from 'node:path';
 
 export const cacheDir = path.resolve(__dirname, '../../.cache/models');
 
+/** Arguments of the `cost` model: `rows` rows of 64 features and the iteration count that sets its cost. */
+export function costInput(iters: number, rows = 1) {
+  return [{ data: new Float32Array(64 * rows).fill(0.1), shape: [rows, 64] }, iters];
+}
+
+/** 'ok' when the promise resolves, else the rejection's error code. */
+export function codeOf(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => 'ok',
+    (e: { code: string }) => e.code,
+  );
+}
+
 /** The path of a built-in model, generated into the repository's cache on first use. */
 export function modelPath(name: string, seed = 0): Promise<string> {
   return builtinModelPath(name, { cacheDir, seed });
