@@ -30,8 +30,7 @@ function inputsFor(shape, intArg) {
 }
 
 /** One request at a time: latency of infer() as a caller sees it. */
-export async function torchpoolLatency(pool, { shape, intArg, iters, warmup }) {
-  const inputs = inputsFor(shape, intArg);
+export async function torchpoolLatency(pool, { shape, intArg, iters, warmup, inputs = inputsFor(shape, intArg) }) {
   for (let i = 0; i < warmup; i++) await pool.infer(inputs);
   const micros = [];
   for (let i = 0; i < iters; i++) {
@@ -58,8 +57,8 @@ export async function torchpoolThroughput(pool, { shape, intArg, requests, concu
 }
 
 /** The same forward in a C++ loop (bench/native/raw_forward.cc). */
-export function rawForward({ model, device, shape, intArg, iters, warmup, threads }) {
-  const args = ['--model', model, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup)];
+export function rawForward({ model, device, shape, intArg, iters, warmup, threads, half = false }) {
+  const args = ['--model', model, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup), '--half', half ? '1' : '0'];
   if (threads) args.push('--threads', String(threads));
   if (intArg !== undefined) args.push('--int-arg', String(intArg));
   const child = spawnSync(rawForwardBinary, args, { encoding: 'utf8' });
@@ -102,4 +101,16 @@ export function onnxPeer({ file, shape, threads, iters, warmup = 10, concurrency
   const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (child.status !== 0) return { error: (child.stderr || String(child.error)).trim().split('\n').pop() };
   return JSON.parse(child.stdout.trim().split('\n').pop());
+}
+
+/** PyTorch in Python on the same file (and torchvision eager with `eager`): bench/peers/torch_python.py. */
+export function pythonPeer({ file, device, shape, iters, warmup, eager, threads, half = false }) {
+  const python = process.env.TORCHPOOL_BENCH_PYTHON || 'python3';
+  const args = [path.join(root, 'bench/peers/torch_python.py'), '--model', file, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup)];
+  if (eager) args.push('--eager', eager);
+  if (threads) args.push('--threads', String(threads));
+  if (half) args.push('--half');
+  const child = spawnSync(python, args, { encoding: 'utf8' });
+  if (child.status !== 0) return { error: (child.stderr || String(child.error)).trim().split('\n').pop() };
+  return Object.fromEntries(child.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((o) => [o.variant, o]));
 }

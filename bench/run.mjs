@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
-import { median, onnxPeer, rawForward, root, torchpoolLatency, torchpoolThroughput, worstIntervalGap } from './measure.mjs';
+import { gpuSuite } from './gpu.mjs';
+import { median, onnxPeer, pythonPeer, rawForward, root, torchpoolLatency, worstIntervalGap } from './measure.mjs';
 import * as scheduler from './scheduler.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
@@ -35,13 +36,13 @@ function machine() {
 }
 
 // Each case: torchpool and raw C++ on the same file, repeated; medians of per-run p50s.
-async function latencyCase({ name, modelName, device, shape, intArg, threads, iters, warmup, peer = false }) {
+async function latencyCase({ name, modelName, device, shape, intArg, threads, iters, warmup, peer = false, poolOptions = {}, half = false }) {
   const file = await model(modelName);
-  const pool = await InferencePool.create({ model: file, devices: [device], threadsPerEngine: threads });
+  const pool = await InferencePool.create({ model: file, devices: [device], threadsPerEngine: threads, ...poolOptions });
   const ours = [], raw = [];
   for (let r = 0; r < repeats; r++) {
     ours.push(await torchpoolLatency(pool, { shape, intArg, iters, warmup }));
-    raw.push(rawForward({ model: file, device, shape, intArg, iters, warmup, threads }));
+    raw.push(rawForward({ model: file, device, shape, intArg, iters, warmup, threads, half }));
   }
   await pool.close();
   const row = {
@@ -67,16 +68,6 @@ async function latencyCase({ name, modelName, device, shape, intArg, threads, it
   row.raw_over_torchpool = row.raw_p50_us / row.torchpool_p50_us;
   console.log(JSON.stringify(row));
   return row;
-}
-
-function pythonPeer({ file, device, shape, iters, warmup, eager, threads }) {
-  const python = process.env.TORCHPOOL_BENCH_PYTHON || 'python3';
-  const args = [path.join(root, 'bench/peers/torch_python.py'), '--model', file, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup)];
-  if (eager) args.push('--eager', eager);
-  if (threads) args.push('--threads', String(threads));
-  const child = spawnSync(python, args, { encoding: 'utf8' });
-  if (child.status !== 0) return { error: (child.stderr || String(child.error)).trim().split('\n').pop() };
-  return Object.fromEntries(child.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((o) => [o.variant, o]));
 }
 
 async function cpuSuite() {
@@ -107,37 +98,7 @@ async function schedulerSuite() {
   };
 }
 
-async function gpuSuite() {
-  const device = gpus[0].id;
-  const latency = [];
-  latency.push(await latencyCase({ name: 'tiny (Linear 16x16), batch 1', modelName: 'tiny', device, shape: [1, 16], threads: 1, iters: 2000, warmup: 200 }));
-  const file = await model('resnet50');
-  const resnet = [];
-  for (const batch of quick ? [1, 32] : [1, 8, 32, 128]) {
-    const shape = [batch, 3, 224, 224];
-    const iters = batch >= 128 ? 30 : batch >= 32 ? 60 : 150;
-    const row = await latencyCase({ name: `ResNet-50 224x224, batch ${batch}`, modelName: 'resnet50', device, shape, threads: 1, iters, warmup: 10 });
-    const peer = pythonPeer({ file, device, shape, iters, warmup: 10, eager: 'resnet50' });
-    row.python_jit_p50_us = peer.jit?.p50_us;
-    row.python_eager_p50_us = peer.eager?.p50_us;
-    row.python_error = peer.error;
-    row.images_per_s = (batch * 1e6) / row.torchpool_p50_us;
-    console.log(JSON.stringify(row));
-    resnet.push(row);
-  }
-  // Two engines on one GPU with requests in flight: does a second stream of work add throughput?
-  const throughput = [];
-  for (const engines of [1, 2]) {
-    const pool = await InferencePool.create({ model: file, devices: Array(engines).fill(device) });
-    const result = await torchpoolThroughput(pool, { shape: [32, 3, 224, 224], requests: quick ? 40 : 160, concurrency: 4 });
-    await pool.close();
-    throughput.push({ engines, batch: 32, concurrency: 4, ...result });
-    console.log(JSON.stringify(throughput.at(-1)));
-  }
-  return { latency, resnet, throughput };
-}
-
-const results = { suite, machine: machine(), ...(suite === 'gpu' ? await gpuSuite() : await cpuSuite()) };
+const results = { suite, machine: machine(), ...(suite === 'gpu' ? await gpuSuite({ device: gpus[0].id, model, quick, latencyCase }) : await cpuSuite()) };
 const out = flag('out', path.join(root, 'bench', 'data', `${suite}.json`));
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ErrorCodes, TorchpoolError } from './errors.js';
 import type { EngineUnhealthyEvent } from './events.js';
 import type { LoadPlan } from './options.js';
-import type { LatencyStats } from './stats.js';
+import type { CudaEngineStats, LatencyStats } from './stats.js';
 
 /** Facts about the libtorch the addon was built against. */
 export interface BuildInfo {
@@ -49,6 +49,7 @@ export interface NativeEngineStats {
   inFlight: number;
   queueDepth: number;
   latency: LatencyStats;
+  cuda?: CudaEngineStats;
 }
 
 export interface NativePoolStats {

@@ -4,10 +4,11 @@
  */
 import { defaultThreadsPerEngine, type DeviceSelection, resolveDevices } from './devices.js';
 import { invalidArg } from './errors.js';
+import { type ExecutionOptions, type ExecutionPlan, planExecution } from './execution.js';
 import { checkBoolean, checkPositiveInteger } from './validate.js';
 
-/** Options of {@link InferencePool.create}. */
-export interface InferencePoolOptions {
+/** Options of {@link InferencePool.create}; the execution options (precision, CUDA) are in {@link ExecutionOptions}. */
+export interface InferencePoolOptions extends ExecutionOptions {
   /** A TorchScript file (`torch.jit.save`) or its bytes. */
   model: string | Uint8Array;
   /** Where engines run; default `'all'` (every GPU, or the CPU when there is none). */
@@ -66,6 +67,9 @@ export interface LoadPlan {
   threads: number[];
   optimize: boolean;
   unhealthyAfter: number;
+  execution: ExecutionPlan;
+  cudnnBenchmark?: boolean;
+  allowTF32?: boolean;
   scheduler: {
     maxBatchSize: number;
     maxQueueDelayMicros: number;
@@ -131,6 +135,9 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
     threads: devices.map((d) => (d === 'cpu' ? cpuThreads : 1)),
     optimize,
     unhealthyAfter,
+    execution: planExecution(options, devices),
+    ...(options.cudnnBenchmark !== undefined ? { cudnnBenchmark: options.cudnnBenchmark } : {}),
+    ...(options.allowTF32 !== undefined ? { allowTF32: options.allowTF32 } : {}),
     scheduler: {
       maxBatchSize: batching ? maxBatchSize : 1,
       maxQueueDelayMicros: Math.round(maxQueueDelayMicros),

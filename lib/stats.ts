@@ -24,6 +24,44 @@ export interface LatencyStats {
   totalMs: LatencyPercentiles;
 }
 
+/** What a CUDA engine adds to its {@link EngineStats}. */
+export interface CudaEngineStats {
+  /** The engine's own CUDA streams (handles; never the default stream). */
+  computeStream: string;
+  copyStream: string;
+  pipelineDepth: number;
+  /** Batches whose copy-in started while the previous batch's forward still ran. */
+  overlapped: number;
+  /** Page-locked staging memory of this engine. */
+  pinned: {
+    limitBytes: number;
+    reservedBytes: number;
+    inUseBytes: number;
+    /** Bytes copied through pinned memory, both directions. */
+    copiedBytes: number;
+    /** Bytes copied through pageable memory because the pool had no block (or is 0 bytes). */
+    pageableBytes: number;
+    /** Staging requests the pool could not serve. */
+    fallbacks: number;
+  };
+  graphs: {
+    captured: number;
+    replays: number;
+    /** Set when a capture failed and the engine runs eagerly. */
+    disabledReason?: string;
+  };
+  /** Forwards that ran out of device memory (the engine freed libtorch's cache after each). */
+  outOfMemory: number;
+  memory: {
+    /** The device's free and total memory (all processes). */
+    freeBytes: number;
+    totalBytes: number;
+    /** Held in tensors / reserved from the driver by libtorch's caching allocator on this device. */
+    allocatedBytes: number;
+    reservedBytes: number;
+  };
+}
+
 /** Counters of one engine (one model replica and its native thread). */
 export interface EngineStats {
   index: number;
@@ -51,11 +89,13 @@ export interface EngineStats {
   recentUtilization: number;
   /** Whether a forward is running now. */
   busy: boolean;
-  /** Requests in the forward running now. */
+  /** Requests in flight on this engine (a CUDA engine's pipeline holds up to pipelineDepth batches). */
   inFlight: number;
   /** Requests waiting in this engine's deque. */
   queueDepth: number;
   latency: LatencyStats;
+  /** CUDA engines only. */
+  cuda?: CudaEngineStats;
 }
 
 /** A snapshot of a pool; cheap enough to take every second. */

@@ -1,7 +1,9 @@
 // The limit for a machine: the same TorchScript forward called in a plain C++ loop, with no
 // queue, no thread hand-off and no JavaScript. Host input in, host output out, like torchpool.
 //   torchpool-raw-forward --model m.pt --device cuda:0 --shape 8,3,224,224 [--int-arg 100]
-//                         [--iters 200] [--warmup 20] [--threads 2]
+//                         [--iters 200] [--warmup 20] [--threads 2] [--half 1]
+// --half 1: weights in fp16, the float input cast to fp16 on the device, the output back as
+// float32 (what torchpool's precision: 'fp16' does).
 // Prints one JSON line: per-iteration latency percentiles in microseconds.
 #include <torch/script.h>
 #include <ATen/Parallel.h>
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   std::string model_path, device_name = "cpu", shape_text = "1,16";
   int iters = 200, warmup = 20, threads = 0;
   long long int_arg = -1;
+  bool half = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--model") model_path = value;
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
     else if (flag == "--warmup") warmup = std::stoi(value);
     else if (flag == "--threads") threads = std::stoi(value);
     else if (flag == "--int-arg") int_arg = std::stoll(value);
+    else if (flag == "--half") half = value == "1";
   }
   try {
     if (threads > 0) at::set_num_threads(threads);
@@ -55,13 +59,16 @@ int main(int argc, char** argv) {
     c10::Device device(device_name);
     torch::jit::Module module = torch::jit::load(model_path, device);
     module.eval();
+    if (half) module.to(at::kHalf);
     at::Tensor input = at::rand(ParseShape(shape_text));
     std::vector<double> micros;
     for (int i = 0; i < warmup + iters; ++i) {
       auto start = std::chrono::steady_clock::now();
-      std::vector<c10::IValue> args{input.to(device)};
+      at::Tensor x = input.to(device);
+      if (half) x = x.to(at::kHalf);
+      std::vector<c10::IValue> args{x};
       if (int_arg >= 0) args.emplace_back(static_cast<int64_t>(int_arg));
-      at::Tensor output = module.forward(std::move(args)).toTensor().to(at::kCPU);
+      at::Tensor output = module.forward(std::move(args)).toTensor().to(at::kFloat).to(at::kCPU);
       auto end = std::chrono::steady_clock::now();
       if (i >= warmup) micros.push_back(std::chrono::duration<double, std::micro>(end - start).count());
     }

@@ -12,14 +12,20 @@ import time
 import torch
 
 
-def measure(fn, x, iters, warmup, device):
+def measure(fn, x, iters, warmup, device, half=False):
+    def step():
+        h = x.to(device)
+        if half:
+            h = h.half()
+        return fn(h).float().cpu()
+
     with torch.inference_mode():
         for _ in range(warmup):
-            fn(x.to(device)).cpu()
+            step()
         micros = []
         for _ in range(iters):
             start = time.perf_counter()
-            fn(x.to(device)).cpu()
+            step()
             micros.append((time.perf_counter() - start) * 1e6)
     micros.sort()
     pick = lambda p: micros[min(len(micros) - 1, round(p * (len(micros) - 1)))]
@@ -35,18 +41,23 @@ def main():
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--eager", default="")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--half", action="store_true", help="fp16 weights and inputs, float32 output")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     shape = [int(d) for d in args.shape.split(",")]
     x = torch.rand(shape)
     jit = torch.jit.load(args.model, map_location=args.device).eval()
-    print(json.dumps({"variant": "jit", "torch": torch.__version__, **measure(jit, x, args.iters, args.warmup, args.device)}))
+    if args.half:
+        jit = jit.half()
+    print(json.dumps({"variant": "jit", "torch": torch.__version__, **measure(jit, x, args.iters, args.warmup, args.device, args.half)}))
     if args.eager:
         import torchvision
 
         eager = getattr(torchvision.models, args.eager)().eval().to(args.device)
-        print(json.dumps({"variant": "eager", "torch": torch.__version__, **measure(eager, x, args.iters, args.warmup, args.device)}))
+        if args.half:
+            eager = eager.half()
+        print(json.dumps({"variant": "eager", "torch": torch.__version__, **measure(eager, x, args.iters, args.warmup, args.device, args.half)}))
 
 
 if __name__ == "__main__":

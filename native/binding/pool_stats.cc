@@ -24,6 +24,36 @@ Napi::Object LatencyToJs(Napi::Env env, const LatencySet& set) {
   return out;
 }
 
+Napi::Object CudaStatsToJs(Napi::Env env, const CudaEngineStats& c) {
+  auto n = [](uint64_t v) { return static_cast<double>(v); };
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("computeStream", c.compute_stream);
+  out.Set("copyStream", c.copy_stream);
+  out.Set("pipelineDepth", c.pipeline_depth);
+  out.Set("overlapped", n(c.overlapped));
+  Napi::Object pinned = Napi::Object::New(env);
+  pinned.Set("limitBytes", n(c.pinned_limit));
+  pinned.Set("reservedBytes", n(c.pinned_reserved));
+  pinned.Set("inUseBytes", n(c.pinned_in_use));
+  pinned.Set("copiedBytes", n(c.pinned_bytes));
+  pinned.Set("pageableBytes", n(c.pageable_bytes));
+  pinned.Set("fallbacks", n(c.pageable_fallbacks));
+  out.Set("pinned", pinned);
+  Napi::Object graphs = Napi::Object::New(env);
+  graphs.Set("captured", n(c.graphs_captured));
+  graphs.Set("replays", n(c.graph_replays));
+  if (!c.graphs_disabled_reason.empty()) graphs.Set("disabledReason", c.graphs_disabled_reason);
+  out.Set("graphs", graphs);
+  out.Set("outOfMemory", n(c.out_of_memory));
+  Napi::Object memory = Napi::Object::New(env);
+  memory.Set("freeBytes", n(c.memory_free));
+  memory.Set("totalBytes", n(c.memory_total));
+  memory.Set("allocatedBytes", n(c.torch_allocated));
+  memory.Set("reservedBytes", n(c.torch_reserved));
+  out.Set("memory", memory);
+  return out;
+}
+
 }  // namespace
 
 Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
@@ -55,6 +85,7 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
     e.Set("inFlight", s.in_flight);
     e.Set("queueDepth", static_cast<double>(lane.depth));
     e.Set("latency", LatencyToJs(env, engine_latency_[i]));
+    if (s.has_cuda) e.Set("cuda", CudaStatsToJs(env, s.cuda));
     engines.Set(static_cast<uint32_t>(i), e);
   }
   stats.Set("engines", engines);

@@ -2,6 +2,7 @@
 
 #include "binding/errors.h"
 #include "binding/pool_wrap.h"
+#include "engine/engine_factory.h"
 
 namespace torchpool {
 
@@ -32,14 +33,22 @@ void LoadWorker::Execute() {
     status_ = ReadModelFile(plan_.model_path, &model);
     if (!status_.ok()) return;
   }
+  ApplyGlobalSettings(plan_);
   for (const EngineConfig& config : plan_.engines) {
     torch::jit::Module module;
-    status_ = LoadReplica(model, config.device, plan_.optimize, &module);
+    status_ = LoadReplica(model, config.device, plan_.optimize, config.execution, &module);
     if (!status_.ok()) return;
     if (engines_.empty()) {
       signature_ = ForwardSignature(module.get_method("forward").function().getSchema());
     }
-    engines_.push_back(std::make_unique<Engine>(config, std::move(module)));
+    try {
+      engines_.push_back(MakeEngine(config, std::move(module)));
+    } catch (...) {
+      status_ = StatusFromCurrentException(ErrorCode::kCuda);
+      return;
+    }
+    status_ = engines_.back()->Warmup();
+    if (!status_.ok()) return;
   }
 }
 

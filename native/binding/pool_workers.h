@@ -22,7 +22,13 @@ struct LoadPlan {
   std::vector<EngineConfig> engines;
   SchedulerOptions scheduler;
   bool optimize = false;
+  int cudnn_benchmark = -1;  // -1: leave libtorch's setting alone
+  int allow_tf32 = -1;
 };
+
+// load_plan.cc: JS plan -> LoadPlan (JS thread), and the process-wide switches it names.
+LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options);
+void ApplyGlobalSettings(const LoadPlan& plan);
 
 class LoadWorker : public Napi::AsyncWorker {
  public:

@@ -83,40 +83,7 @@ Napi::Value PoolWrap::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::kNew) ThrowError(env, ErrorCode::kInternal, "load() called twice");
   Napi::Object options = info[0].As<Napi::Object>();
-  LoadPlan plan;
-  Napi::Value model = options.Get("model");
-  if (model.IsBuffer()) {
-    plan.model_buffer = Napi::Persistent(model.As<Napi::Buffer<char>>());
-  } else {
-    plan.model_path = model.As<Napi::String>().Utf8Value();
-  }
-  Napi::Array devices = options.Get("devices").As<Napi::Array>();
-  Napi::Array threads = options.Get("threads").As<Napi::Array>();
-  Napi::Array instances = options.Get("instances").As<Napi::Array>();
-  const int unhealthy_after = options.Get("unhealthyAfter").As<Napi::Number>().Int32Value();
-  for (uint32_t i = 0; i < devices.Length(); ++i) {
-    std::string name = devices.Get(i).As<Napi::String>().Utf8Value();
-    EngineConfig config;
-    config.index = static_cast<int>(i);
-    try {
-      config.device = c10::Device(name);
-    } catch (...) {
-      ThrowError(env, ErrorCode::kInvalidArg, "devices[" + std::to_string(i) + "]: '" + name +
-                                                  "' is not a device (expected 'cpu' or 'cuda:N')");
-    }
-    config.intra_op_threads = std::max(1, threads.Get(i).As<Napi::Number>().Int32Value());
-    config.instance = instances.Get(i).As<Napi::Number>().Int32Value();
-    config.unhealthy_after = unhealthy_after;
-    plan.engines.push_back(config);
-  }
-  plan.optimize = options.Get("optimize").ToBoolean().Value();
-  Napi::Object scheduling = options.Get("scheduler").As<Napi::Object>();
-  auto number = [&](const char* name) { return scheduling.Get(name).As<Napi::Number>().DoubleValue(); };
-  plan.scheduler.max_batch_rows = static_cast<int64_t>(number("maxBatchSize"));
-  plan.scheduler.max_queue_delay = std::chrono::microseconds(static_cast<int64_t>(number("maxQueueDelayMicros")));
-  plan.scheduler.spin = std::chrono::microseconds(static_cast<int64_t>(number("spinMicros")));
-  plan.scheduler.priority_aging = std::chrono::microseconds(static_cast<int64_t>(number("priorityAgingMs") * 1000));
-  plan.scheduler.max_queue_size = static_cast<size_t>(number("maxQueueSize"));
+  LoadPlan plan = ParseLoadPlan(env, options);
   state_ = State::kLoading;
   auto* worker = new LoadWorker(env, this, std::move(plan));
   Napi::Promise promise = worker->Promise();

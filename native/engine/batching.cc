@@ -64,6 +64,7 @@ struct Splitter {
   const std::vector<int64_t>& rows;
   int64_t total;
   std::string why;
+  bool check_only = false;  // only say whether it splits: no slices (the output may be on a GPU)
 
   // One value per member, or an empty vector when `value` cannot be split.
   std::vector<c10::IValue> Split(const c10::IValue& value, const std::string& where) {
@@ -77,6 +78,7 @@ struct Splitter {
               std::to_string(total) + " rows in dim 0 like the batched input";
         return {};
       }
+      if (check_only) return std::vector<c10::IValue>(rows.size(), c10::IValue());
       int64_t offset = 0;
       for (int64_t n : rows) {
         at::Tensor slice = t.narrow(0, offset, n);
@@ -179,13 +181,22 @@ bool SplitOutput(const c10::IValue& output, const std::vector<int64_t>& rows,
                  std::vector<c10::IValue>* parts, std::string* why) {
   int64_t total = 0;
   for (int64_t n : rows) total += n;
-  Splitter splitter{rows, total, ""};
+  Splitter splitter{rows, total, "", false};
   *parts = splitter.Split(output, "");
   if (parts->empty()) {
     *why = splitter.why;
     return false;
   }
   return true;
+}
+
+bool OutputKeepsRows(const c10::IValue& output, const std::vector<int64_t>& rows, std::string* why) {
+  int64_t total = 0;
+  for (int64_t n : rows) total += n;
+  Splitter splitter{rows, total, "", true};
+  if (!splitter.Split(output, "").empty()) return true;
+  *why = splitter.why;
+  return false;
 }
 
 }  // namespace torchpool

@@ -29,4 +29,7 @@ void MergeInputs(const std::vector<RequestPtr>& members, std::vector<c10::IValue
 bool SplitOutput(const c10::IValue& output, const std::vector<int64_t>& rows,
                  std::vector<c10::IValue>* parts, std::string* why);
 
+// SplitOutput's check alone, without slicing: used on device outputs before they are copied.
+bool OutputKeepsRows(const c10::IValue& output, const std::vector<int64_t>& rows, std::string* why);
+
 }  // namespace torchpool

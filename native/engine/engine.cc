@@ -6,21 +6,10 @@
 
 #include "engine/batching.h"
 #include "engine/ivalue_tensors.h"
+#include "engine/precision.h"
 
 namespace torchpool {
 namespace {
-
-// TorchScript errors are a long traceback whose last line is the actual error; put that line
-// first so that logs and `error.message.split('\n')[0]` show what went wrong.
-Status SummarizeForwardError(Status status) {
-  const std::string& message = status.message();
-  size_t end = message.find_last_not_of("\n ");
-  if (end == std::string::npos) return status;
-  size_t start = message.rfind('\n', end);
-  if (start == std::string::npos) return status;  // already one line
-  std::string last = message.substr(start + 1, end - start);
-  return Status(status.code(), last + "\n\n" + message);
-}
 
 int64_t Nanos(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
@@ -31,7 +20,7 @@ int64_t Nanos(Clock::duration d) {
 Engine::Engine(EngineConfig config, torch::jit::Module module)
     : config_(std::move(config)), module_(std::move(module)), forward_(module_.get_method("forward")) {}
 
-Engine::~Engine() { Join(); }
+Engine::~Engine() { Engine::Join(); }
 
 void Engine::Start(Scheduler* scheduler, CompletionQueue* completions) {
   scheduler_ = scheduler;
@@ -48,7 +37,9 @@ void Engine::Run() {
   at::init_num_threads();
   at::set_num_threads(config_.intra_op_threads);
   Work work;
-  while (scheduler_->Take(config_.index, &work)) {
+  for (;;) {
+    BeforeTake();
+    if (!scheduler_->Take(config_.index, &work)) break;
     for (RequestPtr& request : work.expired) {
       request->status = TimeoutStatus();
       request->finished = Clock::now();
@@ -58,6 +49,23 @@ void Engine::Run() {
     if (!work.batch.empty()) RunBatch(work.batch);
     work.batch.clear();
   }
+  AfterQueueClosed();
+}
+
+std::vector<c10::IValue> Engine::WarmupInputs(const WarmupShape& shape, const c10::Device& device) {
+  return {at::zeros(shape.shape, at::TensorOptions().dtype(shape.dtype).device(device))};
+}
+
+Status Engine::Warmup() {
+  // Twice: TorchScript's profiling executor optimises the graph on the second run.
+  for (const WarmupShape& shape : config_.execution.warmup) {
+    for (int i = 0; i < 2; ++i) {
+      c10::IValue output;
+      Status status = Forward(WarmupInputs(shape, c10::Device(c10::kCPU)), {}, &output);
+      if (!status.ok()) return Status(status.code(), "warmup failed: " + status.message());
+    }
+  }
+  return Status::Ok();
 }
 
 void Engine::RunBatch(std::vector<RequestPtr>& batch) {
@@ -104,10 +112,14 @@ void Engine::RunBatch(std::vector<RequestPtr>& batch) {
       }
     }
   }
-  busy_ns_.fetch_add(Nanos(Clock::now() - started), std::memory_order_relaxed);
+  in_flight_.store(0, std::memory_order_relaxed);
+  Finish(batch, Clock::now() - started);
+}
+
+void Engine::Finish(std::vector<RequestPtr>& batch, Clock::duration busy) {
+  busy_ns_.fetch_add(Nanos(busy), std::memory_order_relaxed);
   batches_.fetch_add(1, std::memory_order_relaxed);
   requests_.fetch_add(batch.size(), std::memory_order_relaxed);
-  in_flight_.store(0, std::memory_order_relaxed);
   for (RequestPtr& request : batch) {
     if (!request->status.ok()) failures_.fetch_add(1, std::memory_order_relaxed);
     RecordHealth(*request);
@@ -127,17 +139,20 @@ void Engine::Execute(Request& request) {
 
 Status Engine::Forward(std::vector<c10::IValue> args,
                        std::unordered_map<std::string, c10::IValue> kwargs, c10::IValue* output) {
+  // The CPU engine: inputs are views of the caller's memory, outputs host tensors.
   try {
     c10::InferenceMode inference_mode;
-    c10::DeviceGuard device_guard(config_.device);
-    if (!config_.device.is_cpu()) {
-      const c10::Device device = config_.device;
-      auto to_device = [&device](const at::Tensor& t) { return t.to(device); };
-      for (auto& arg : args) arg = MapTensors(arg, to_device);
-      for (auto& [name, value] : kwargs) value = MapTensors(value, to_device);
+    const ExecutionOptions& options = config_.execution;
+    const bool cast = options.precision != Precision::kFp32 || options.channels_last;
+    if (cast) {
+      auto cast_input = [&options](const at::Tensor& t) { return CastInput(t, options); };
+      for (auto& arg : args) arg = MapTensors(arg, cast_input);
+      for (auto& [name, value] : kwargs) value = MapTensors(value, cast_input);
     }
     c10::IValue result = forward_(std::move(args), kwargs);
-    *output = MapTensors(result, ToHostTensor);
+    *output = MapTensors(result, [&options](const at::Tensor& t) {
+      return ToHostTensor(CastOutput(t, options));
+    });
     return Status::Ok();
   } catch (...) {
     return SummarizeForwardError(StatusFromCurrentException(ErrorCode::kForward));
@@ -163,16 +178,18 @@ void Engine::RecordHealth(Request& request) {
 }
 
 EngineStats Engine::Stats() const {
-  return EngineStats{config_.index,
-                     config_.instance,
-                     config_.device.str(),
-                     config_.intra_op_threads,
-                     requests_.load(std::memory_order_relaxed),
-                     batches_.load(std::memory_order_relaxed),
-                     failures_.load(std::memory_order_relaxed),
-                     retried_.load(std::memory_order_relaxed),
-                     busy_ns_.load(std::memory_order_relaxed) / 1e6,
-                     in_flight_.load(std::memory_order_relaxed)};
+  EngineStats stats;
+  stats.index = config_.index;
+  stats.instance = config_.instance;
+  stats.device = config_.device.str();
+  stats.threads = config_.intra_op_threads;
+  stats.requests = requests_.load(std::memory_order_relaxed);
+  stats.batches = batches_.load(std::memory_order_relaxed);
+  stats.failures = failures_.load(std::memory_order_relaxed);
+  stats.retried = retried_.load(std::memory_order_relaxed);
+  stats.busy_ms = busy_ns_.load(std::memory_order_relaxed) / 1e6;
+  stats.in_flight = in_flight_.load(std::memory_order_relaxed);
+  return stats;
 }
 
 }  // namespace torchpool

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "engine/completion_queue.h"
+#include "engine/execution_options.h"
 #include "engine/scheduler.h"
 
 namespace torchpool {
@@ -20,51 +21,90 @@ struct EngineConfig {
   c10::Device device = c10::Device(c10::kCPU);
   int intra_op_threads = 1;
   int unhealthy_after = 3;  // consecutive device errors that take the engine out; 0: never
+  ExecutionOptions execution;
+};
+
+// What a CUDA engine adds to its stats (engine/cuda/cuda_engine.cc); absent on CPU engines.
+struct CudaEngineStats {
+  std::string compute_stream;  // the engine's own streams, as handles (never the default stream)
+  std::string copy_stream;
+  int pipeline_depth = 0;
+  uint64_t pinned_limit = 0;       // bytes
+  uint64_t pinned_reserved = 0;    // bytes of pinned host memory held by the pool
+  uint64_t pinned_in_use = 0;
+  uint64_t pinned_bytes = 0;       // bytes copied through pinned staging (both directions)
+  uint64_t pageable_bytes = 0;     // bytes copied from or to pageable memory: pool exhausted or off
+  uint64_t pageable_fallbacks = 0;  // staging requests the pinned pool could not serve
+  uint64_t overlapped = 0;         // batches copied in while the previous forward still ran
+  uint64_t graphs_captured = 0;
+  uint64_t graph_replays = 0;
+  std::string graphs_disabled_reason;
+  uint64_t out_of_memory = 0;      // forwards that ran out of device memory (cache freed after each)
+  uint64_t memory_free = 0;        // the device's free and total memory (cudaMemGetInfo)
+  uint64_t memory_total = 0;
+  uint64_t torch_allocated = 0;    // bytes in tensors of libtorch's caching allocator, this device
+  uint64_t torch_reserved = 0;     // bytes the allocator holds from the driver, this device
 };
 
 struct EngineStats {
-  int index;
-  int instance;
+  int index = 0;
+  int instance = 0;
   std::string device;
-  int threads;
-  uint64_t requests;
-  uint64_t batches;   // forwards run for work taken from the queue (a batch counts once)
-  uint64_t failures;
-  uint64_t retried;   // requests re-run alone after their batch failed
-  double busy_ms;
-  int in_flight;      // requests in the forward running now
+  int threads = 0;
+  uint64_t requests = 0;
+  uint64_t batches = 0;   // forwards run for work taken from the queue (a batch counts once)
+  uint64_t failures = 0;
+  uint64_t retried = 0;   // requests re-run alone after their batch failed
+  double busy_ms = 0;
+  int in_flight = 0;      // requests in flight on this engine (a CUDA pipeline holds several)
+  bool has_cuda = false;
+  CudaEngineStats cuda;
 };
 
+// The CPU engine; CudaEngine (engine/cuda/) overrides how a batch runs. Make engines with
+// MakeEngine (engine_factory.h), which picks the class for the device.
 class Engine {
  public:
   Engine(EngineConfig config, torch::jit::Module module);
-  ~Engine();
+  virtual ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // Runs each warmup shape through the forward before the engine serves (load thread).
+  virtual Status Warmup();
   void Start(Scheduler* scheduler, CompletionQueue* completions);
   // Returns once the thread has finished its current forward and left the scheduler.
-  void Join();
+  virtual void Join();
 
-  EngineStats Stats() const;
+  virtual EngineStats Stats() const;
   const EngineConfig& config() const { return config_; }
+
+ protected:
+  // Engine thread: called before each Take (a CUDA engine waits here for a pipeline slot, so
+  // requests keep gathering into batches while its device is busy), and once the queue closed.
+  virtual void BeforeTake() {}
+  virtual void AfterQueueClosed() {}
+  virtual void RunBatch(std::vector<RequestPtr>& batch);
+  void Execute(Request& request);
+  virtual Status Forward(std::vector<c10::IValue> args,
+                         std::unordered_map<std::string, c10::IValue> kwargs, c10::IValue* output);
+  // The counters, health and completion of a finished batch (any one thread per engine).
+  void Finish(std::vector<RequestPtr>& batch, Clock::duration busy);
+  void RecordHealth(Request& request);
+  static std::vector<c10::IValue> WarmupInputs(const WarmupShape& shape, const c10::Device& device);
 
  private:
   void Run();
-  void RunBatch(std::vector<RequestPtr>& batch);
-  void Execute(Request& request);
-  Status Forward(std::vector<c10::IValue> args, std::unordered_map<std::string, c10::IValue> kwargs,
-                 c10::IValue* output);
-  void RecordHealth(Request& request);
 
+ protected:
   EngineConfig config_;
   torch::jit::Module module_;
   torch::jit::Method forward_;  // looked up once, not per request
   std::thread thread_;
   Scheduler* scheduler_ = nullptr;
   CompletionQueue* completions_ = nullptr;
-  int consecutive_device_errors_ = 0;  // engine thread only
-  bool taken_out_ = false;             // engine thread only
+  int consecutive_device_errors_ = 0;  // the thread that finishes batches only
+  bool taken_out_ = false;             // the thread that finishes batches only
 
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> batches_{0};

@@ -1,5 +1,7 @@
 #include "engine/model_loader.h"
 
+#include "engine/precision.h"
+
 #include <torch/cuda.h>
 
 #include <cerrno>
@@ -63,7 +65,7 @@ std::string LoadHint(const std::string& message) {
 }  // namespace
 
 Status LoadReplica(const ModelBytes& model, const c10::Device& device, bool optimize,
-                   torch::jit::Module* out) {
+                   const ExecutionOptions& execution, torch::jit::Module* out) {
   TORCHPOOL_RETURN_IF_ERROR(CheckDeviceAvailable(device));
   torch::jit::Module module;
   try {
@@ -80,6 +82,7 @@ Status LoadReplica(const ModelBytes& model, const c10::Device& device, bool opti
     return Status(ErrorCode::kModelLoad, "the model in " + model.label + " has no forward method");
   }
   module.eval();
+  TORCHPOOL_RETURN_IF_ERROR(PrepareModule(&module, execution));
   if (optimize) {
     try {
       torch::jit::Module frozen = torch::jit::freeze(module);

@@ -61,4 +61,14 @@ Status StatusFromCurrentException(ErrorCode fallback) {
   }
 }
 
+Status SummarizeForwardError(Status status) {
+  const std::string& message = status.message();
+  size_t end = message.find_last_not_of("\n ");
+  if (end == std::string::npos) return status;
+  size_t start = message.rfind('\n', end);
+  if (start == std::string::npos) return status;  // already one line
+  std::string last = message.substr(start + 1, end - start);
+  return Status(status.code(), last + "\n\n" + message);
+}
+
 }  // namespace torchpool

@@ -56,6 +56,10 @@ inline Status TimeoutStatus() {
 // their message without the C++ backtrace; CUDA and out-of-memory failures get their own codes.
 Status StatusFromCurrentException(ErrorCode fallback);
 
+// TorchScript errors are a long traceback whose last line is the actual error: that line goes
+// first, so that logs and `error.message.split('\n')[0]` show what went wrong.
+Status SummarizeForwardError(Status status);
+
 #define TORCHPOOL_RETURN_IF_ERROR(expr)      \
   do {                                       \
     ::torchpool::Status _status = (expr);    \

@@ -1,0 +1,140 @@
+/**
+ * How engines run a forward: precision, layout, warmup and the CUDA engine's knobs (pipeline,
+ * pinned staging, CUDA graphs). Checked here, before anything reaches native code.
+ * @module
+ */
+import { invalidArg } from './errors.js';
+import { type Dtype, isDtype } from './tensor.js';
+import { checkBoolean, checkPositiveInteger } from './validate.js';
+
+/**
+ * The precision of an engine's forward.
+ * - `'fp32'`: the model as saved.
+ * - `'fp16'` / `'bf16'`: weights cast once at load; float inputs cast on the device after the
+ *   copy (send `float16` data to move half the bytes).
+ * - `'autocast'`: CUDA autocast (fp16 where it is safe, fp32 elsewhere); CUDA engines only.
+ */
+export type Precision = 'fp32' | 'fp16' | 'bf16' | 'autocast';
+
+/**
+ * The dtype floating outputs come back in: `'float32'`, `'float16'`, or `'model'` (as the
+ * forward returns them; bfloat16 becomes float32, which JavaScript can hold).
+ */
+export type OutputDtype = 'float32' | 'float16' | 'model';
+
+/** One input the engines run at load, so the first request pays no autotuning or capture. */
+export interface WarmupInput {
+  /** The full shape, batch dimension included (one entry per batch size to warm). */
+  shape: readonly number[];
+  /** Default `'float32'`. */
+  dtype?: Dtype;
+}
+
+/** Execution options of {@link InferencePoolOptions}. */
+export interface ExecutionOptions {
+  /** Default `'fp32'`. */
+  precision?: Precision;
+  /**
+   * Default `'float32'` when `precision` is reduced (fp16, bf16, autocast), so callers get
+   * float32 whatever the engines compute in; `'model'` at fp32, so a model's own dtypes pass.
+   */
+  outputDtype?: OutputDtype;
+  /** Lay 4-d weights and inputs out channels-last (NHWC): faster convolutions with fp16/bf16 on tensor cores. Default false. */
+  channelsLast?: boolean;
+  /** Inputs each engine runs at load (three times: JIT optimisation, cuDNN autotuning, graph capture). */
+  warmup?: readonly WarmupInput[];
+  /**
+   * CUDA engines: batches in flight per engine; default 2, so the copy-in of the next batch
+   * overlaps the forward of the current one. 1 turns the overlap off.
+   */
+  pipelineDepth?: number;
+  /**
+   * CUDA engines: page-locked host memory per engine for staging copies, in bytes; default
+   * 256 MiB. When it runs out, copies go through pageable memory (counted in
+   * `stats().engines[i].cuda.pinned.fallbacks`); 0 always does.
+   */
+  pinnedMemoryBytes?: number;
+  /**
+   * CUDA engines: capture the forward as a CUDA graph per input shape (after two eager runs)
+   * and replay it. Helps small batches, where kernel launches dominate. The model must be
+   * capturable: no host synchronisation in forward (`.item()`, data-dependent shapes); a failed
+   * capture turns graphs off for that engine, with the reason in stats. Default false.
+   */
+  cudaGraphs?: boolean;
+  /** CUDA engines: graphs captured per engine (distinct shapes); default 8. */
+  maxCudaGraphs?: number;
+  /** Process-wide `torch.backends.cudnn.benchmark`; left as libtorch has it when not given. */
+  cudnnBenchmark?: boolean;
+  /** Process-wide TF32 for cuBLAS matmuls and cuDNN convolutions; left as libtorch has it when not given. */
+  allowTF32?: boolean;
+}
+
+/** What the native loader receives. */
+export interface ExecutionPlan {
+  precision: Precision;
+  outputDtype: OutputDtype;
+  channelsLast: boolean;
+  pipelineDepth: number;
+  pinnedMemoryBytes: number;
+  cudaGraphs: boolean;
+  maxCudaGraphs: number;
+  warmup: { shape: number[]; dtype: Dtype }[];
+}
+
+const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'bf16', 'autocast'];
+const OUTPUT_DTYPES: readonly OutputDtype[] = ['float32', 'float16', 'model'];
+
+function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], where: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw invalidArg(where, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+function checkWarmup(value: unknown): ExecutionPlan['warmup'] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalidArg('options.warmup', 'an array of { shape, dtype? }', value);
+  return value.map((entry: unknown, i) => {
+    const where = `options.warmup[${i}]`;
+    if (typeof entry !== 'object' || entry === null) throw invalidArg(where, 'an object { shape, dtype? }', entry);
+    const { shape, dtype } = entry as WarmupInput;
+    if (!Array.isArray(shape) || shape.length > 16) throw invalidArg(`${where}.shape`, 'an array of at most 16 dimensions', shape);
+    let elements = 1;
+    shape.forEach((d: unknown, k) => {
+      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw invalidArg(`${where}.shape[${k}]`, 'a non-negative integer', d);
+      elements *= d;
+    });
+    if (elements > 2 ** 31) throw invalidArg(`${where}.shape`, 'at most 2^31 elements', shape);
+    if (dtype !== undefined && !isDtype(dtype)) throw invalidArg(`${where}.dtype`, 'a dtype such as float32', dtype);
+    return { shape: [...shape], dtype: dtype ?? 'float32' };
+  });
+}
+
+/** Checks the execution options for `devices` and fills in the defaults. Throws ERR_TORCHPOOL_INVALID_ARG. */
+export function planExecution(options: ExecutionOptions, devices: readonly string[]): ExecutionPlan {
+  const precision = checkOneOf(options.precision, PRECISIONS, 'options.precision') ?? 'fp32';
+  if (precision === 'autocast' && devices.some((d) => d === 'cpu')) {
+    throw invalidArg('options.precision', "'fp32', 'fp16' or 'bf16' on CPU engines ('autocast' is CUDA autocast)", precision);
+  }
+  let pinnedMemoryBytes = 256 * 2 ** 20;
+  if (options.pinnedMemoryBytes !== undefined) {
+    const value = options.pinnedMemoryBytes;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > 2 ** 40) {
+      throw invalidArg('options.pinnedMemoryBytes', 'an integer number of bytes between 0 and 2^40', value);
+    }
+    pinnedMemoryBytes = value;
+  }
+  checkBoolean(options.cudnnBenchmark, 'options.cudnnBenchmark');
+  checkBoolean(options.allowTF32, 'options.allowTF32');
+  return {
+    precision,
+    outputDtype: checkOneOf(options.outputDtype, OUTPUT_DTYPES, 'options.outputDtype') ?? (precision === 'fp32' ? 'model' : 'float32'),
+    channelsLast: checkBoolean(options.channelsLast, 'options.channelsLast') ?? false,
+    pipelineDepth: checkPositiveInteger(options.pipelineDepth, 'options.pipelineDepth', 8) ?? 2,
+    pinnedMemoryBytes,
+    cudaGraphs: checkBoolean(options.cudaGraphs, 'options.cudaGraphs') ?? false,
+    maxCudaGraphs: checkPositiveInteger(options.maxCudaGraphs, 'options.maxCudaGraphs', 256) ?? 8,
+    warmup: checkWarmup(options.warmup),
+  };
+}

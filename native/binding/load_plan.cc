@@ -1,0 +1,108 @@
+// ParseLoadPlan: the plan lib/options.ts built (already validated there) becomes the plain
+// C++ struct the load worker uses, before any work leaves the JS thread.
+
+#include <ATen/Context.h>
+
+#include "binding/dtypes.h"
+#include "binding/errors.h"
+#include "binding/pool_workers.h"
+
+namespace torchpool {
+namespace {
+
+Precision ParsePrecision(const std::string& name) {
+  if (name == "fp16") return Precision::kFp16;
+  if (name == "bf16") return Precision::kBf16;
+  if (name == "autocast") return Precision::kAutocast;
+  return Precision::kFp32;
+}
+
+OutputDtype ParseOutputDtype(const std::string& name) {
+  if (name == "float16") return OutputDtype::kFloat16;
+  if (name == "model") return OutputDtype::kModel;
+  return OutputDtype::kFloat32;
+}
+
+ExecutionOptions ParseExecution(Napi::Env env, Napi::Object execution) {
+  ExecutionOptions out;
+  out.precision = ParsePrecision(execution.Get("precision").As<Napi::String>().Utf8Value());
+  out.output_dtype = ParseOutputDtype(execution.Get("outputDtype").As<Napi::String>().Utf8Value());
+  out.channels_last = execution.Get("channelsLast").ToBoolean().Value();
+  out.pipeline_depth = execution.Get("pipelineDepth").As<Napi::Number>().Int32Value();
+  out.pinned_memory_bytes = static_cast<size_t>(execution.Get("pinnedMemoryBytes").As<Napi::Number>().DoubleValue());
+  out.cuda_graphs = execution.Get("cudaGraphs").ToBoolean().Value();
+  out.max_cuda_graphs = execution.Get("maxCudaGraphs").As<Napi::Number>().Int32Value();
+  Napi::Array warmup = execution.Get("warmup").As<Napi::Array>();
+  for (uint32_t i = 0; i < warmup.Length(); ++i) {
+    Napi::Object entry = warmup.Get(i).As<Napi::Object>();
+    WarmupShape shape;
+    Napi::Array dims = entry.Get("shape").As<Napi::Array>();
+    for (uint32_t d = 0; d < dims.Length(); ++d) {
+      shape.shape.push_back(static_cast<int64_t>(dims.Get(d).As<Napi::Number>().DoubleValue()));
+    }
+    const std::string dtype = entry.Get("dtype").As<Napi::String>().Utf8Value();
+    const DtypeInfo* info = FindDtype(dtype);
+    if (info == nullptr) ThrowError(env, ErrorCode::kInvalidArg, "warmup[" + std::to_string(i) + "]: unknown dtype " + dtype);
+    shape.dtype = info->scalar_type;
+    out.warmup.push_back(std::move(shape));
+  }
+  return out;
+}
+
+}  // namespace
+
+LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options) {
+  LoadPlan plan;
+  Napi::Value model = options.Get("model");
+  if (model.IsBuffer()) {
+    plan.model_buffer = Napi::Persistent(model.As<Napi::Buffer<char>>());
+  } else {
+    plan.model_path = model.As<Napi::String>().Utf8Value();
+  }
+  Napi::Array devices = options.Get("devices").As<Napi::Array>();
+  Napi::Array threads = options.Get("threads").As<Napi::Array>();
+  Napi::Array instances = options.Get("instances").As<Napi::Array>();
+  const int unhealthy_after = options.Get("unhealthyAfter").As<Napi::Number>().Int32Value();
+  const ExecutionOptions execution = ParseExecution(env, options.Get("execution").As<Napi::Object>());
+  for (uint32_t i = 0; i < devices.Length(); ++i) {
+    std::string name = devices.Get(i).As<Napi::String>().Utf8Value();
+    EngineConfig config;
+    config.index = static_cast<int>(i);
+    try {
+      config.device = c10::Device(name);
+    } catch (...) {
+      ThrowError(env, ErrorCode::kInvalidArg, "devices[" + std::to_string(i) + "]: '" + name +
+                                                  "' is not a device (expected 'cpu' or 'cuda:N')");
+    }
+    config.intra_op_threads = std::max(1, threads.Get(i).As<Napi::Number>().Int32Value());
+    config.instance = instances.Get(i).As<Napi::Number>().Int32Value();
+    config.unhealthy_after = unhealthy_after;
+    config.execution = execution;
+    plan.engines.push_back(config);
+  }
+  plan.optimize = options.Get("optimize").ToBoolean().Value();
+  Napi::Value benchmark = options.Get("cudnnBenchmark");
+  if (benchmark.IsBoolean()) plan.cudnn_benchmark = benchmark.As<Napi::Boolean>().Value() ? 1 : 0;
+  Napi::Value tf32 = options.Get("allowTF32");
+  if (tf32.IsBoolean()) plan.allow_tf32 = tf32.As<Napi::Boolean>().Value() ? 1 : 0;
+  Napi::Object scheduling = options.Get("scheduler").As<Napi::Object>();
+  auto number = [&](const char* name) { return scheduling.Get(name).As<Napi::Number>().DoubleValue(); };
+  plan.scheduler.max_batch_rows = static_cast<int64_t>(number("maxBatchSize"));
+  plan.scheduler.max_queue_delay = std::chrono::microseconds(static_cast<int64_t>(number("maxQueueDelayMicros")));
+  plan.scheduler.spin = std::chrono::microseconds(static_cast<int64_t>(number("spinMicros")));
+  plan.scheduler.priority_aging = std::chrono::microseconds(static_cast<int64_t>(number("priorityAgingMs") * 1000));
+  plan.scheduler.max_queue_size = static_cast<size_t>(number("maxQueueSize"));
+  return plan;
+}
+
+void ApplyGlobalSettings(const LoadPlan& plan) {
+  // Process-wide libtorch switches: set only when the pool options name them.
+  at::Context& context = at::globalContext();
+  if (plan.cudnn_benchmark >= 0) context.setBenchmarkCuDNN(plan.cudnn_benchmark == 1);
+  if (plan.allow_tf32 >= 0) {
+    context.setAllowTF32CuBLAS(plan.allow_tf32 == 1);
+    context.setAllowTF32CuDNN(plan.allow_tf32 == 1);
+  }
+}
+
+}  // namespace torchpool

@@ -1,0 +1,404 @@
+#include "engine/cuda/cuda_engine.h"
+
+#include <c10/core/InferenceMode.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <cstdio>
+
+#include "engine/batching.h"
+#include "engine/cuda/autocast_scope.h"
+#include "engine/ivalue_tensors.h"
+#include "engine/precision.h"
+
+namespace torchpool {
+namespace {
+
+int64_t Nanos(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+std::string StreamName(uint64_t handle) {
+  char text[32];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(handle));
+  return text;
+}
+
+uint64_t StreamHandle(const c10::cuda::CUDAStream& stream) {
+  return reinterpret_cast<uint64_t>(stream.stream());
+}
+
+// The tensors of one argument position (or name) across a batch's members.
+template <typename Pick>
+std::vector<at::Tensor> Column(const std::vector<RequestPtr>& members, Pick pick) {
+  std::vector<at::Tensor> parts;
+  parts.reserve(members.size());
+  for (const RequestPtr& m : members) parts.push_back(pick(*m).toTensor());
+  return parts;
+}
+
+}  // namespace
+
+CudaEngine::CudaEngine(EngineConfig config, torch::jit::Module module)
+    : Engine(std::move(config), std::move(module)),
+      device_index_(config_.device.index()),
+      // Streams from libtorch's pool: non-blocking, never the default stream. Two engines on
+      // one GPU get different ones.
+      compute_stream_(c10::cuda::getStreamFromPool(false, device_index_)),
+      copy_stream_(c10::cuda::getStreamFromPool(false, device_index_)),
+      pinned_(config_.execution.pinned_memory_bytes),
+      staging_(&pinned_, config_.device),
+      graphs_(config_.execution.max_cuda_graphs) {
+  c10::cuda::CUDAGuard device_guard(device_index_);
+  const int depth = std::max(1, config_.execution.pipeline_depth);
+  for (int i = 0; i < depth; ++i) {
+    auto slot = std::make_unique<Slot>();
+    C10_CUDA_CHECK(cudaEventCreateWithFlags(&slot->inputs_ready, cudaEventDisableTiming));
+    C10_CUDA_CHECK(cudaEventCreateWithFlags(&slot->done, cudaEventDisableTiming));
+    free_slots_.push_back(slot.get());
+    slots_.push_back(std::move(slot));
+  }
+  completion_thread_ = std::thread([this] { CompletionLoop(); });
+}
+
+CudaEngine::~CudaEngine() {
+  CudaEngine::Join();
+  {
+    std::lock_guard<std::mutex> lock(slots_mutex_);
+    stopping_ = true;
+  }
+  slot_submitted_.notify_all();
+  if (completion_thread_.joinable()) completion_thread_.join();
+  // Everything CUDA goes before the context: graphs (GraphCache), events here, pinned blocks in
+  // ~PinnedPool. Errors are ignored: at process exit the runtime may already be shutting down.
+  c10::cuda::CUDAGuard device_guard(device_index_);
+  cudaStreamSynchronize(compute_stream_.stream());
+  cudaStreamSynchronize(copy_stream_.stream());
+  for (auto& slot : slots_) {
+    staging_.Release(&slot->buffers);
+    cudaEventDestroy(slot->inputs_ready);
+    cudaEventDestroy(slot->done);
+  }
+  cudaGetLastError();
+}
+
+void CudaEngine::Join() { Engine::Join(); }
+
+// --- The pipeline's slots ---------------------------------------------------------------------
+
+void CudaEngine::BeforeTake() {
+  // Take no work while the pipeline is full: queued requests keep merging into bigger batches
+  // until this engine can actually start one.
+  std::unique_lock<std::mutex> lock(slots_mutex_);
+  slot_freed_.wait(lock, [this] { return !free_slots_.empty(); });
+}
+
+CudaEngine::Slot* CudaEngine::AcquireSlot() {
+  std::unique_lock<std::mutex> lock(slots_mutex_);
+  slot_freed_.wait(lock, [this] { return !free_slots_.empty(); });
+  Slot* slot = free_slots_.back();
+  free_slots_.pop_back();
+  return slot;
+}
+
+void CudaEngine::ReturnSlot(Slot* slot) {
+  {
+    std::lock_guard<std::mutex> lock(slots_mutex_);
+    free_slots_.push_back(slot);
+  }
+  slot_freed_.notify_all();
+}
+
+void CudaEngine::Submit(Slot* slot) {
+  {
+    std::lock_guard<std::mutex> lock(slots_mutex_);
+    submitted_.push_back(slot);
+  }
+  slot_submitted_.notify_one();
+}
+
+void CudaEngine::AfterQueueClosed() {
+  // The engine thread leaves only after every batch it launched was completed.
+  std::unique_lock<std::mutex> lock(slots_mutex_);
+  slot_freed_.wait(lock, [this] { return free_slots_.size() == slots_.size(); });
+}
+
+// --- Engine thread: launch ------------------------------------------------------------------
+
+void CudaEngine::RunBatch(std::vector<RequestPtr>& batch) {
+  Slot* slot = AcquireSlot();
+  bool unsplittable = false;
+  Status status = Launch(batch, slot, &unsplittable);
+  if (status.ok() || batch.size() == 1) {
+    slot->status = std::move(status);
+    slot->batch = std::move(batch);
+    Submit(slot);
+    return;
+  }
+  ReturnSlot(slot);
+  if (unsplittable) scheduler_->DisableBatching(status.message());
+  // Isolate the failure: each member runs alone (an OOM batch becomes smaller batches), so only
+  // a request that fails by itself is rejected.
+  for (RequestPtr& request : batch) {
+    retried_.fetch_add(1, std::memory_order_relaxed);
+    std::vector<RequestPtr> alone;
+    alone.push_back(std::move(request));
+    Slot* own = AcquireSlot();
+    own->status = Launch(alone, own, &unsplittable);
+    own->batch = std::move(alone);
+    Submit(own);
+  }
+}
+
+c10::IValue CudaEngine::RunForward(std::vector<c10::IValue> args,
+                                   std::unordered_map<std::string, c10::IValue> kwargs) {
+  const bool autocast = config_.execution.precision == Precision::kAutocast;
+  auto eager = [this, autocast](std::vector<c10::IValue> a) {
+    AutocastScope scope(autocast);
+    return forward_(std::move(a));
+  };
+  if (config_.execution.cuda_graphs && !graphs_.disabled() && kwargs.empty()) {
+    std::vector<at::Tensor> tensors;
+    for (const c10::IValue& arg : args) {
+      if (!arg.isTensor()) break;
+      tensors.push_back(arg.toTensor());
+    }
+    if (tensors.size() == args.size()) {
+      c10::IValue output;
+      if (graphs_.Run(GraphCache::Key(tensors), tensors, eager, &output)) return output;
+      if (graphs_.disabled()) {
+        std::lock_guard<std::mutex> lock(graphs_reason_mutex_);
+        graphs_reason_ = graphs_.disabled_reason();
+      }
+    }
+  }
+  if (!kwargs.empty()) {
+    AutocastScope scope(autocast);
+    return forward_(std::move(args), kwargs);
+  }
+  return eager(std::move(args));
+}
+
+Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* unsplittable) {
+  slot->started = Clock::now();
+  in_flight_.fetch_add(static_cast<int>(members.size()), std::memory_order_relaxed);
+  const ExecutionOptions& options = config_.execution;
+  try {
+    c10::InferenceMode inference_mode;
+    c10::cuda::CUDAGuard device_guard(device_index_);
+    // Copy-in runs while the previous batch may still compute: that is the overlap we count.
+    if (last_done_ != nullptr && cudaEventQuery(last_done_) == cudaErrorNotReady) {
+      overlapped_.fetch_add(1, std::memory_order_relaxed);
+    }
+    cudaGetLastError();
+    std::vector<c10::IValue> args;
+    std::unordered_map<std::string, c10::IValue> kwargs;
+    {
+      c10::cuda::CUDAStreamGuard copy_guard(copy_stream_);
+      auto to_device = [&](const std::vector<at::Tensor>& parts) {
+        at::Tensor device = CastInput(staging_.ToDevice(parts, copy_stream_.stream(), &slot->buffers), options);
+        // Written on the copy stream, read on the compute stream: the allocator must not reuse
+        // its memory before the compute stream is done with it.
+        device.record_stream(compute_stream_.unwrap());
+        return device;
+      };
+      const Request& first = *members.front();
+      if (members.size() == 1) {
+        auto one = [&](const at::Tensor& t) { return to_device({t}); };
+        for (const c10::IValue& arg : first.args) args.push_back(MapTensors(arg, one));
+        for (const auto& [name, value] : first.kwargs) kwargs[name] = MapTensors(value, one);
+      } else {
+        // A merged batch: each tensor argument's rows go into one pinned block, then one copy.
+        for (size_t i = 0; i < first.args.size(); ++i) {
+          if (!first.args[i].isTensor()) {
+            args.push_back(first.args[i]);
+            continue;
+          }
+          args.emplace_back(to_device(Column(members, [i](const Request& r) -> const c10::IValue& { return r.args[i]; })));
+        }
+        for (const auto& [name, value] : first.kwargs) {
+          if (!value.isTensor()) {
+            kwargs[name] = value;
+            continue;
+          }
+          const std::string key = name;
+          kwargs[name] = to_device(Column(members, [&key](const Request& r) -> const c10::IValue& { return r.kwargs.at(key); }));
+        }
+      }
+      C10_CUDA_CHECK(cudaEventRecord(slot->inputs_ready, copy_stream_.stream()));
+    }
+    c10::cuda::CUDAStreamGuard compute_guard(compute_stream_);
+    C10_CUDA_CHECK(cudaStreamWaitEvent(compute_stream_.stream(), slot->inputs_ready, 0));
+    c10::IValue output = RunForward(std::move(args), std::move(kwargs));
+    if (members.size() > 1) {
+      std::vector<int64_t> rows;
+      for (const RequestPtr& r : members) rows.push_back(r->rows);
+      std::string why;
+      if (!OutputKeepsRows(output, rows, &why)) {
+        *unsplittable = true;
+        throw std::runtime_error("the model's " + why + " (batching is now off for this pool)");
+      }
+    }
+    slot->output = MapTensors(output, [&](const at::Tensor& t) {
+      return staging_.ToHost(CastOutput(t, options), compute_stream_.stream(), &slot->buffers);
+    });
+    C10_CUDA_CHECK(cudaEventRecord(slot->done, compute_stream_.stream()));
+    last_done_ = slot->done;
+    return Status::Ok();
+  } catch (...) {
+    Status status = SummarizeForwardError(StatusFromCurrentException(ErrorCode::kForward));
+    // Copies may have been queued from this slot's pinned blocks: wait for them before the
+    // blocks are reused.
+    cudaStreamSynchronize(copy_stream_.stream());
+    cudaStreamSynchronize(compute_stream_.stream());
+    cudaGetLastError();
+    staging_.Release(&slot->buffers);
+    slot->output = c10::IValue();
+    if (status.code() == ErrorCode::kOutOfMemory) {
+      // Give the cached blocks back so the next (smaller) batch has room.
+      out_of_memory_.fetch_add(1, std::memory_order_relaxed);
+      c10::cuda::CUDACachingAllocator::emptyCache();
+    }
+    in_flight_.fetch_sub(static_cast<int>(members.size()), std::memory_order_relaxed);
+    return status;
+  }
+}
+
+// --- Completion thread ------------------------------------------------------------------------
+
+Status CudaEngine::Collect(Slot* slot, c10::IValue* output) {
+  Status status;
+  cudaError_t err = cudaEventSynchronize(slot->done);
+  if (err != cudaSuccess) {
+    status = Status(ErrorCode::kCuda, std::string("CUDA error while the forward ran: ") + cudaGetErrorString(err));
+    cudaGetLastError();
+  } else {
+    try {
+      const StagedBuffers& buffers = slot->buffers;
+      *output = MapTensors(slot->output, [&buffers](const at::Tensor& t) {
+        return ToHostTensor(Staging::Detach(t, buffers));
+      });
+    } catch (...) {
+      status = StatusFromCurrentException(ErrorCode::kForward);
+    }
+  }
+  slot->output = c10::IValue();
+  staging_.Release(&slot->buffers);
+  return status;
+}
+
+void CudaEngine::Complete(Slot* slot) {
+  std::vector<RequestPtr>& batch = slot->batch;
+  Status status = std::move(slot->status);
+  c10::IValue output;
+  if (status.ok()) {
+    status = Collect(slot, &output);
+    in_flight_.fetch_sub(static_cast<int>(batch.size()), std::memory_order_relaxed);
+  }
+  const Clock::time_point finished = Clock::now();
+  std::vector<c10::IValue> parts;
+  if (status.ok() && batch.size() > 1) {
+    std::vector<int64_t> rows;
+    for (const RequestPtr& r : batch) rows.push_back(r->rows);
+    std::string why;
+    if (!SplitOutput(output, rows, &parts, &why)) status = Status(ErrorCode::kInternal, why);
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Request& r = *batch[i];
+    r.engine = config_.index;
+    r.batch_size = static_cast<int>(batch.size());
+    r.started = slot->started;
+    r.finished = finished;
+    r.status = status;
+    if (status.ok()) r.output = batch.size() > 1 ? std::move(parts[i]) : std::move(output);
+    r.args.clear();
+    r.kwargs.clear();
+  }
+  // Busy time: the wall time with at least one batch on the device, counted once.
+  const Clock::time_point from = std::max(slot->started, last_completed_);
+  last_completed_ = finished;
+  Finish(batch, from < finished ? finished - from : Clock::duration::zero());
+  batch.clear();
+  ReturnSlot(slot);
+}
+
+void CudaEngine::CompletionLoop() {
+  for (;;) {
+    Slot* slot = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(slots_mutex_);
+      slot_submitted_.wait(lock, [this] { return stopping_ || !submitted_.empty(); });
+      if (submitted_.empty()) return;  // stopping, and nothing left
+      slot = submitted_.front();
+      submitted_.pop_front();
+    }
+    Complete(slot);
+  }
+}
+
+// --- Load thread: warmup --------------------------------------------------------------------
+
+Status CudaEngine::Warmup() {
+  // Three runs per shape: TorchScript optimises on the second, a CUDA graph is captured on the
+  // third (cudaGraphs), and cuDNN has picked its algorithms by then.
+  for (const WarmupShape& shape : config_.execution.warmup) {
+    for (int i = 0; i < 3; ++i) {
+      std::vector<RequestPtr> members;
+      members.push_back(std::make_unique<Request>());
+      members.front()->args = WarmupInputs(shape, c10::Device(c10::kCPU));
+      Slot* slot = AcquireSlot();
+      bool unsplittable = false;
+      Status status = Launch(members, slot, &unsplittable);
+      c10::IValue output;
+      if (status.ok()) {
+        status = Collect(slot, &output);
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      ReturnSlot(slot);
+      if (!status.ok()) return Status(status.code(), "warmup failed: " + status.message());
+    }
+  }
+  return Status::Ok();
+}
+
+// --- Stats (JS thread) ------------------------------------------------------------------------
+
+EngineStats CudaEngine::Stats() const {
+  EngineStats stats = Engine::Stats();
+  stats.has_cuda = true;
+  CudaEngineStats& cuda = stats.cuda;
+  cuda.compute_stream = StreamName(StreamHandle(compute_stream_));
+  cuda.copy_stream = StreamName(StreamHandle(copy_stream_));
+  cuda.pipeline_depth = static_cast<int>(slots_.size());
+  PinnedPoolStats pinned = pinned_.Stats();
+  cuda.pinned_limit = pinned.limit;
+  cuda.pinned_reserved = pinned.reserved;
+  cuda.pinned_in_use = pinned.in_use;
+  cuda.pageable_fallbacks = pinned.fallbacks;
+  cuda.pinned_bytes = staging_.pinned_bytes();
+  cuda.pageable_bytes = staging_.pageable_bytes();
+  cuda.overlapped = overlapped_.load(std::memory_order_relaxed);
+  cuda.out_of_memory = out_of_memory_.load(std::memory_order_relaxed);
+  cuda.graphs_captured = graphs_.captured();
+  cuda.graph_replays = graphs_.replays();
+  // The device as a whole (other engines and processes included), and what libtorch's caching
+  // allocator holds on it.
+  c10::cuda::CUDAGuard device_guard(device_index_);
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+    cuda.memory_free = free_bytes;
+    cuda.memory_total = total_bytes;
+  }
+  cudaGetLastError();
+  auto allocator = c10::cuda::CUDACachingAllocator::getDeviceStats(device_index_);
+  cuda.torch_allocated = static_cast<uint64_t>(allocator.allocated_bytes[0].current);
+  cuda.torch_reserved = static_cast<uint64_t>(allocator.reserved_bytes[0].current);
+  {
+    std::lock_guard<std::mutex> lock(graphs_reason_mutex_);
+    cuda.graphs_disabled_reason = graphs_reason_;
+  }
+  return stats;
+}
+
+}  // namespace torchpool

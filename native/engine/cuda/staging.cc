@@ -1,0 +1,75 @@
+#include "engine/cuda/staging.h"
+
+#include <c10/cuda/CUDAException.h>
+
+#include <cstring>
+
+namespace torchpool {
+
+at::Tensor Staging::ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t stream,
+                             StagedBuffers* buffers) {
+  const at::Tensor& first = parts.front();
+  std::vector<int64_t> sizes = first.sizes().vec();
+  if (parts.size() > 1) {
+    int64_t rows = 0;
+    for (const at::Tensor& part : parts) rows += part.size(0);
+    sizes[0] = rows;
+  }
+  at::Tensor device = at::empty(sizes, first.options().device(device_));
+  const size_t bytes = device.nbytes();
+  if (bytes == 0) return device;
+  PinnedBlock block = pool_->Acquire(bytes);
+  if (block) {
+    char* cursor = static_cast<char*>(block.data);
+    for (const at::Tensor& part : parts) {
+      at::Tensor host = part.is_cpu() ? part.contiguous() : part.to(at::kCPU).contiguous();
+      std::memcpy(cursor, host.data_ptr(), host.nbytes());
+      cursor += host.nbytes();
+    }
+    buffers->blocks.push_back(block);
+    C10_CUDA_CHECK(cudaMemcpyAsync(device.data_ptr(), block.data, bytes, cudaMemcpyHostToDevice, stream));
+    pinned_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  } else {
+    // Pageable source: the call returns once the driver has taken the bytes, so `host` may go.
+    at::Tensor host = parts.size() == 1 ? first.contiguous() : at::cat(parts, 0);
+    C10_CUDA_CHECK(cudaMemcpyAsync(device.data_ptr(), host.data_ptr(), bytes, cudaMemcpyHostToDevice, stream));
+    pageable_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  return device;
+}
+
+at::Tensor Staging::ToHost(const at::Tensor& tensor, cudaStream_t stream, StagedBuffers* buffers) {
+  if (!tensor.is_cuda()) return tensor;
+  at::Tensor source = tensor.contiguous();
+  const size_t bytes = source.nbytes();
+  const at::TensorOptions host_options = source.options().device(at::kCPU);
+  if (bytes == 0) return at::empty(source.sizes(), host_options);
+  PinnedBlock block = pool_->Acquire(bytes);
+  if (block) {
+    buffers->blocks.push_back(block);
+    C10_CUDA_CHECK(cudaMemcpyAsync(block.data, source.data_ptr(), bytes, cudaMemcpyDeviceToHost, stream));
+    buffers->outputs.insert(block.data);
+    pinned_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    return at::from_blob(block.data, source.sizes(), host_options);
+  }
+  // Pageable destination: the call returns after the copy (and all work before it) completed.
+  at::Tensor host = at::empty(source.sizes(), host_options);
+  C10_CUDA_CHECK(cudaMemcpyAsync(host.data_ptr(), source.data_ptr(), bytes, cudaMemcpyDeviceToHost, stream));
+  pageable_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  return host;
+}
+
+at::Tensor Staging::Detach(const at::Tensor& host, const StagedBuffers& buffers) {
+  if (buffers.outputs.count(host.data_ptr()) == 0) return host;
+  at::Tensor own = at::empty(host.sizes(), host.options());
+  std::memcpy(own.data_ptr(), host.data_ptr(), host.nbytes());
+  return own;
+}
+
+void Staging::Release(StagedBuffers* buffers) {
+  for (PinnedBlock& block : buffers->blocks) pool_->Release(block);
+  buffers->blocks.clear();
+  buffers->outputs.clear();
+}
+
+}  // namespace torchpool

@@ -1,0 +1,35 @@
+#pragma once
+// How an engine runs its forwards: precision, memory layout and, on CUDA devices, the pipeline,
+// pinned staging and CUDA graphs. Plain data, filled from the pool options on the JS thread.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <c10/core/ScalarType.h>
+
+namespace torchpool {
+
+enum class Precision { kFp32, kFp16, kBf16, kAutocast };
+enum class OutputDtype { kFloat32, kFloat16, kModel };
+
+// One warmup input: run at load so the first user request pays no cuDNN autotuning, JIT
+// profiling or graph capture.
+struct WarmupShape {
+  std::vector<int64_t> shape;
+  c10::ScalarType dtype = c10::kFloat;
+};
+
+struct ExecutionOptions {
+  Precision precision = Precision::kFp32;
+  OutputDtype output_dtype = OutputDtype::kFloat32;
+  bool channels_last = false;
+  std::vector<WarmupShape> warmup;
+  // CUDA engines only.
+  int pipeline_depth = 2;                       // batches in flight per engine
+  size_t pinned_memory_bytes = size_t{256} << 20;  // per engine; 0: pageable copies only
+  bool cuda_graphs = false;
+  int max_cuda_graphs = 8;                      // captured shapes per engine
+};
+
+}  // namespace torchpool

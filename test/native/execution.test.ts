@@ -1,0 +1,64 @@
+// Execution options on CPU engines: precision (bf16 runs on libtorch's CPU kernels), output
+// dtype, warmup, and the checks every option gets before anything reaches native code.
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ErrorCodes, InferencePool, type InferencePoolOptions, type OutputTensor, maxRelativeError, modelPath, randomFloats,
+} from '../support/torchpool.js';
+
+describe('execution options on CPU engines', () => {
+  const pools: InferencePool[] = [];
+  const open = async (options: Partial<InferencePoolOptions> = {}) => {
+    const pool = await InferencePool.create({ model: await modelPath('mlp'), devices: 'cpu', ...options });
+    pools.push(pool);
+    return pool;
+  };
+  afterAll(async () => { await Promise.all(pools.map((p) => p.close())); });
+  const x = { data: randomFloats(4 * 256, 31), shape: [4, 256] };
+
+  it('runs bf16 weights within 1e-2 of fp32 and returns float32 by default', async () => {
+    const reference = await (await open()).infer<OutputTensor>(x);
+    const bf16 = await (await open({ precision: 'bf16' })).infer<OutputTensor>(x);
+    expect(bf16.dtype).toBe('float32');
+    expect(maxRelativeError(bf16.data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-2);
+    expect(maxRelativeError(bf16.data as Float32Array, reference.data as Float32Array)).toBeGreaterThan(0);
+  });
+
+  it("returns float16 when outputDtype is 'float16'", async () => {
+    const out = await (await open({ precision: 'bf16', outputDtype: 'float16' })).infer<OutputTensor>(x);
+    expect(out.dtype).toBe('float16');
+    expect(out.data).toBeInstanceOf(Uint16Array);
+  });
+
+  it('runs warmup inputs at load and reports a warmup that does not fit', async () => {
+    const pool = await open({ warmup: [{ shape: [1, 256] }, { shape: [8, 256] }] });
+    expect(pool.stats().requests).toBe(0); // warmup is not counted as traffic
+    const error = await InferencePool.create({ model: await modelPath('mlp'), devices: 'cpu', warmup: [{ shape: [1, 3] }] }).catch((e: unknown) => e);
+    expect((error as { code: string }).code).toBe(ErrorCodes.FORWARD);
+    expect((error as Error).message).toMatch(/^warmup failed/);
+  });
+
+  it('has no cuda section in the stats of CPU engines', async () => {
+    const pool = await open();
+    await pool.infer(x);
+    expect(pool.stats().engines[0]!.cuda).toBeUndefined();
+  });
+
+  it.each([
+    [{ precision: 'fp8' }, /options\.precision/],
+    [{ precision: 'autocast' }, /CPU engines/],
+    [{ outputDtype: 'int8' }, /options\.outputDtype/],
+    [{ pipelineDepth: 0 }, /options\.pipelineDepth/],
+    [{ pinnedMemoryBytes: -1 }, /options\.pinnedMemoryBytes/],
+    [{ maxCudaGraphs: 1.5 }, /options\.maxCudaGraphs/],
+    [{ cudaGraphs: 'yes' }, /options\.cudaGraphs/],
+    [{ channelsLast: 1 }, /options\.channelsLast/],
+    [{ allowTF32: 'no' }, /options\.allowTF32/],
+    [{ warmup: [{ shape: [1, -2] }] }, /options\.warmup\[0\]\.shape\[1\]/],
+    [{ warmup: [{ shape: [1], dtype: 'float8' }] }, /options\.warmup\[0\]\.dtype/],
+    [{ warmup: {} }, /options\.warmup/],
+  ])('rejects %j with INVALID_ARG', async (options, message) => {
+    const error = await InferencePool.create({ model: await modelPath('mlp'), devices: 'cpu', ...(options as object) }).catch((e: unknown) => e);
+    expect((error as { code: string }).code).toBe(ErrorCodes.INVALID_ARG);
+    expect((error as Error).message).toMatch(message);
+  });
+});
