@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { root } from './measure.mjs';
+import { gpuSection } from './report-gpu.mjs';
 
 const load = (suite) => {
   const file = path.join(root, 'bench', 'data', `${suite}.json`);
@@ -79,23 +80,7 @@ if (cpu?.scheduler) {
 }
 
 const gpu = load('gpu');
-if (gpu) {
-  out.push('## GPU', '', machine(gpu.machine), '',
-    'Foundation engines: the model on `cuda:N` through libtorch\'s default stream, inputs copied from pageable', 'host memory (the CUDA engine with its own streams and pinned staging is the next step).', '',
-    '### ResNet-50 (224x224, fp32), one request at a time', '');
-  out.push(table(
-    ['Batch', 'torchpool p50', 'torchpool p99', 'raw C++ p50', 'Python TorchScript p50', 'Python eager (torchvision) p50', 'torchpool / raw', 'torchpool / Python eager', 'images/s (torchpool)'],
-    gpu.resnet.map((r) => [r.shape[0], us(r.torchpool_p50_us), us(r.torchpool_p99_us), us(r.raw_p50_us), us(r.python_jit_p50_us), us(r.python_eager_p50_us),
-      ratio(r.torchpool_p50_us, r.raw_p50_us), ratio(r.torchpool_p50_us, r.python_eager_p50_us), r.images_per_s.toFixed(0)]),
-  ));
-  out.push('', '### Small model on the GPU', '');
-  out.push(table(['Model and input', 'torchpool p50', 'raw C++ p50', 'torchpool / raw', 'overhead per call'],
-    gpu.latency.map((r) => [r.name, us(r.torchpool_p50_us), us(r.raw_p50_us), ratio(r.torchpool_p50_us, r.raw_p50_us), us(r.overhead_us)])));
-  out.push('', '### Engines on one GPU, 4 requests of batch 32 in flight', '');
-  out.push(table(['Engines', 'images/s', 'requests/s', 'speed-up'],
-    gpu.throughput.map((r) => [r.engines, r.items_per_s.toFixed(0), r.requests_per_s.toFixed(1), ratio(r.items_per_s, gpu.throughput[0].items_per_s)])));
-  out.push('');
-}
+if (gpu) out.push(...gpuSection(gpu, { us, ratio, table, machine }));
 
 for (const suite of ['cpu', 'gpu']) {
   const dir = path.join(root, 'bench', 'data', `cli-${suite}`);

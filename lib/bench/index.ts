@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { listDevices, resolveDevices } from '../devices.js';
 import { buildInfo } from '../info.js';
+import type { Precision } from '../execution.js';
 import { InferencePool } from '../pool.js';
 import { renderChart } from './chart.js';
 import { makeInput, resolveModel } from './inputs.js';
@@ -42,14 +43,14 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   const model = await resolveModel(options.model, options.inputShape, options.dtype, onGpu);
   const skipped: string[] = [];
   const precisions = options.precisions.filter((p) => {
-    if (p === 'fp16') skipped.push('fp16: half-precision engines come with the CUDA engine; this build runs models as saved (fp32)');
-    return p === 'fp32';
+    if (p === 'fp16' && !onGpu) skipped.push('fp16: CPU kernels mostly lack half precision (use bf16 on CPU, fp16 on CUDA engines)');
+    return p !== 'fp16' || onGpu;
   });
   const total = precisions.length * options.batches.length * options.concurrencies.length + (options.scaling ? 2 : 0);
   const bar = progress(options.quiet);
   let step = 0;
 
-  const pool = await InferencePool.create({
+  const open = (precision: Precision) => InferencePool.create({
     model: model.file,
     devices,
     instancesPerDevice: options.instances,
@@ -58,10 +59,16 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     maxBatchSize: Math.max(1, options.maxBatchSize),
     maxQueueDelayMicros: options.maxQueueDelayMicros,
     spinMicros: options.spinMicros,
+    precision,
   });
   const configs: ConfigResult[] = [];
+  let pool = await open('fp32');
   try {
     for (const precision of precisions) {
+      if (precision !== 'fp32' || pool.stats().requests > 0) {
+        await pool.close();
+        pool = await open(precision);
+      }
       for (const batch of options.batches) {
         const input = makeInput(model, batch);
         for (const concurrency of options.concurrencies) {

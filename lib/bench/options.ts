@@ -22,7 +22,7 @@ Pool
       --max-batch-size <n>    dynamic batching limit in rows; 0 turns batching off (default: 32)
       --max-queue-delay <us>  how long a batch may wait to fill, in microseconds (default: 0)
       --spin <us>             engine spin before sleeping, in microseconds (default: 0)
-      --precision <list>      fp32 and/or fp16 (fp16 needs a CUDA device) (default: fp32)
+      --precision <list>      fp32, fp16 (CUDA engines), bf16 (default: fp32)
 Load
   -b, --batch <list>          rows per request (default: 1,8,32)
   -c, --concurrency <list>    requests kept in flight (default: 1,16,64)
@@ -54,7 +54,7 @@ export interface BenchOptions {
   maxBatchSize: number;
   maxQueueDelayMicros: number;
   spinMicros: number;
-  precisions: ('fp32' | 'fp16')[];
+  precisions: ('fp32' | 'fp16' | 'bf16')[];
   batches: number[];
   concurrencies: number[];
   measure: Budget;
@@ -130,7 +130,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   if (v.duration !== undefined && v.requests !== undefined) throw new BenchUsageError('give either --duration or --requests, not both');
   const precisions = (v.precision ?? 'fp32').split(',').map((p) => p.trim());
   for (const p of precisions) {
-    if (p !== 'fp32' && p !== 'fp16') throw new BenchUsageError(`--precision expects fp32 and/or fp16, got '${p}'`);
+    if (p !== 'fp32' && p !== 'fp16' && p !== 'bf16') throw new BenchUsageError(`--precision expects fp32, fp16 or bf16, got '${p}'`);
   }
   let inputShape: number[] | undefined;
   if (v['input-shape'] !== undefined) inputShape = positiveList(v['input-shape'], 'input-shape');
@@ -146,7 +146,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     maxBatchSize: integer(v['max-batch-size'], 'max-batch-size', 0, 32),
     maxQueueDelayMicros: integer(v['max-queue-delay'], 'max-queue-delay', 0, 0),
     spinMicros: integer(v.spin, 'spin', 0, 0),
-    precisions: precisions as ('fp32' | 'fp16')[],
+    precisions: precisions as ('fp32' | 'fp16' | 'bf16')[],
     batches: positiveList(v.batch ?? '1,8,32', 'batch'),
     concurrencies: positiveList(v.concurrency ?? '1,16,64', 'concurrency'),
     measure: v.requests !== undefined ? { requests: integer(v.requests, 'requests', 1, 1) } : { ms: parseDuration(v.duration ?? '5s', 'duration') },

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "engine/cuda/host_copy.h"
+
 namespace torchpool {
 
 at::Tensor Staging::ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t stream,
@@ -23,7 +25,7 @@ at::Tensor Staging::ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t 
     char* cursor = static_cast<char*>(block.data);
     for (const at::Tensor& part : parts) {
       at::Tensor host = part.is_cpu() ? part.contiguous() : part.to(at::kCPU).contiguous();
-      std::memcpy(cursor, host.data_ptr(), host.nbytes());
+      CopyHostMemory(cursor, host.data_ptr(), host.nbytes());
       cursor += host.nbytes();
     }
     buffers->blocks.push_back(block);
@@ -62,7 +64,7 @@ at::Tensor Staging::ToHost(const at::Tensor& tensor, cudaStream_t stream, Staged
 at::Tensor Staging::Detach(const at::Tensor& host, const StagedBuffers& buffers) {
   if (buffers.outputs.count(host.data_ptr()) == 0) return host;
   at::Tensor own = at::empty(host.sizes(), host.options());
-  std::memcpy(own.data_ptr(), host.data_ptr(), host.nbytes());
+  CopyHostMemory(own.data_ptr(), host.data_ptr(), host.nbytes());
   return own;
 }
 

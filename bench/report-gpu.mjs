@@ -1,0 +1,33 @@
+// The GPU section of BENCHMARKS.md, from bench/data/gpu.json (bench/gpu.mjs).
+export function gpuSection(gpu, { us, ratio, table, machine }) {
+  const out = ['## GPU', '', machine(gpu.machine), '',
+    'CUDA engine: own compute and copy streams per engine, inputs staged through pinned memory and copied',
+    'asynchronously, two batches in flight per engine (`pipelineDepth: 2`). The raw C++ loop copies from',
+    'pageable memory on the default stream, one request after the other; PyTorch eager is the torchvision',
+    'model called in Python, what a user would otherwise run.', '',
+    '### ResNet-50 (224x224), one request at a time', ''];
+  out.push(table(
+    ['Precision', 'Batch', 'torchpool p50', 'torchpool p99', 'raw C++ p50', 'Python TorchScript p50', 'Python eager p50', 'raw / torchpool', 'torchpool / Python eager', 'images/s (torchpool)'],
+    gpu.resnet.map((r) => [r.precision, r.batch, us(r.torchpool_p50_us), us(r.torchpool_p99_us), us(r.raw_p50_us), us(r.python_jit_p50_us), us(r.python_eager_p50_us),
+      `${((100 * r.raw_p50_us) / r.torchpool_p50_us).toFixed(0)}%`, ratio(r.torchpool_p50_us, r.python_eager_p50_us), r.images_per_s.toFixed(0)]),
+  ));
+  if (gpu.graphs) {
+    out.push('', '### ResNet-50 at batch 1: CUDA graphs', '');
+    const base = (p) => gpu.graphs.find((g) => g.precision === p && !g.cudaGraphs);
+    out.push(table(['Precision', 'cudaGraphs', 'p50', 'p99', 'graphs captured', 'replays', 'p50 vs eager'],
+      gpu.graphs.map((g) => [g.precision, g.cudaGraphs, us(g.p50_us), us(g.p99_us), g.captured, g.replays, ratio(g.p50_us, base(g.precision)?.p50_us)])));
+  }
+  if (gpu.transfer) {
+    out.push('', '### Host to device through torchpool\'s staging (64 MiB input, `batch_sum` model)', '');
+    out.push(table(['Path', 'compute p50 (copy in + tiny forward)', 'GB/s'],
+      gpu.transfer.map((t) => [t.path, `${t.compute_p50_ms.toFixed(2)} ms`, t.gb_per_s.toFixed(1)])));
+  }
+  out.push('', '### Throughput, 4 requests of ResNet-50 batch 32 (fp32) in flight', '');
+  out.push(table(['Engines', 'pipelineDepth', 'images/s', 'requests/s', 'batches overlapped', 'vs 1 engine, depth 1'],
+    gpu.throughput.map((r) => [r.engines, r.pipelineDepth ?? 1, r.items_per_s.toFixed(0), r.requests_per_s.toFixed(1), r.overlapped ?? 'n/a', ratio(r.items_per_s, gpu.throughput[0].items_per_s)])));
+  out.push('', '### Small model on the GPU', '');
+  out.push(table(['Model and input', 'torchpool p50', 'raw C++ p50', 'torchpool / raw', 'overhead per call'],
+    gpu.latency.map((r) => [r.name, us(r.torchpool_p50_us), us(r.raw_p50_us), ratio(r.torchpool_p50_us, r.raw_p50_us), us(r.overhead_us)])));
+  out.push('');
+  return out;
+}
