@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npx torchpool <command>`: `info` (what the addon was built against, which devices it sees)
- * and `bench` (throughput, latency and scaling on this machine). `serve` comes with its issue.
+ * `bench` (throughput, latency and scaling on this machine) and `serve` (an Open Inference
+ * Protocol server; loaded only when asked for, so the library never pulls in the HTTP stack).
  * @module
  */
 import { runBench } from './bench/index.js';
@@ -16,6 +17,7 @@ const usage = `Usage: torchpool <command>
 Commands:
   info [--json]   libtorch version and origin, CUDA support, and the devices torchpool can use
   bench [...]     throughput, latency and scaling of a model on this machine (bench --help)
+  serve [...]     serve models over HTTP: KServe v2 protocol, image route, metrics (serve --help)
   help            this text`;
 
 function info(json: boolean): void {
@@ -68,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'bench') return bench(rest);
+  if (command === 'serve') return (await import('./serve/index.js')).serveMain(rest);
   if (command === 'help' || command === '--help' || command === '-h') {
     console.log(usage);
     return 0;

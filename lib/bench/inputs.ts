@@ -18,7 +18,7 @@ export interface BenchModel {
 }
 
 /** Inputs of the built-in models: one item's shape, and arguments after the tensor. */
-function builtinInput(name: string, onGpu: boolean): { shape: number[]; dtype?: Dtype; extra?: number[] } | undefined {
+export function builtinInput(name: string, onGpu: boolean): { shape: number[]; dtype?: Dtype; extra?: number[] } | undefined {
   switch (name) {
     case 'mlp': return { shape: [256] };
     case 'resnet18':

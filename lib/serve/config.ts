@@ -1,0 +1,211 @@
+/**
+ * `torchpool serve` configuration: command-line flags, an optional JSON config file for
+ * per-model pool options, and their checks. Usage errors exit 2 with a message.
+ * @module
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { InferencePoolOptions } from '../options.js';
+import type { Datatype } from './datatypes.js';
+
+export class ServeUsageError extends Error {}
+
+/** Preprocessing of the image route (`POST /v2/models/{name}/predict`, `POST /predict/{name}`). */
+export interface ImageConfig {
+  /** Height and width the model takes (default 224). */
+  size?: number | [number, number];
+  /** Per-channel mean and std of the RGB values scaled to [0, 1] (default ImageNet's). */
+  mean?: [number, number, number];
+  std?: [number, number, number];
+  /** Labels file: one class name per line, in output order. */
+  labels?: string;
+  /** Classes returned by default (a request may ask for `?topk=N`); default 5. */
+  topK?: number;
+}
+
+/** One served model. */
+export interface ModelConfig {
+  name: string;
+  /** A TorchScript file, or the name of a built-in model (`resnet18`, `mlp`, ...). */
+  path: string;
+  version?: string;
+  /** Pool options of this model (devices, batching, precision, CUDA engine ...). */
+  pool?: Omit<InferencePoolOptions, 'model'>;
+  /** Input metadata; by default taken from the model's forward signature (shape -1 when unknown). */
+  inputs?: { name: string; datatype: Datatype; shape: number[] }[];
+  /** Non-tensor arguments of forward, fixed for every request (e.g. `{ "iters": 100 }`). */
+  constants?: Record<string, number | boolean | string>;
+  /** Enables the image route for this model. */
+  image?: ImageConfig;
+}
+
+export interface ServeLimits {
+  /** Largest request body (JSON plus binary tensors); default 64 MiB. Larger: 413. */
+  maxBodyBytes: number;
+  /** Most elements in one input tensor; default 2^24. */
+  maxTensorElements: number;
+  /** How long a request may wait for an engine; default 30 s. Longer: 504. */
+  requestTimeoutMs: number;
+}
+
+export interface ServeConfig {
+  host: string;
+  port: number;
+  models: ModelConfig[];
+  limits: ServeLimits;
+  /** How long SIGTERM/SIGINT waits for in-flight requests before closing the pools; default 30 s. */
+  drainTimeoutMs: number;
+  /** Log one line per request to stderr. */
+  logRequests: boolean;
+}
+
+export const serveUsage = `Usage: torchpool serve --model name=path.pt [--model ...] [options]
+
+Serves TorchScript models over HTTP with the Open Inference Protocol (KServe v2), an image
+classification route, and Prometheus metrics.
+
+Models:
+  --model <name=path>       a model to serve: a TorchScript file or a built-in name (repeatable)
+  --labels <name=path>      labels file (one per line) for the image route of model <name>
+  --config <file.json>      per-model options: { "models": { "<name>": { "path", "pool", "inputs",
+                            "constants", "image" } }, "port", "host", "limits" }
+Pool (defaults for every model; the config file's "pool" wins):
+  --devices <list>          cpu, cuda, all, or ids such as cuda:0,cuda:1 (default: all)
+  --max-batch-size <n>      dynamic batching rows per forward, 0 turns it off (default: 32)
+  --max-queue-delay <us>    how long a request may wait to fill a batch (default: 0)
+  --max-queue-size <n>      queued requests before 429 (default: 256 per model)
+  --precision <p>           fp32, fp16, bf16 or autocast (default: fp32)
+Server:
+  --host <addr>             listen address (default: 0.0.0.0)
+  --port <n>                listen port (default: 8000)
+  --max-body-size <bytes>   largest request body, e.g. 64mb (default: 64mb)
+  --max-elements <n>        most elements in one input tensor (default: 16777216)
+  --request-timeout <ms>    longest wait for an engine before 504 (default: 30000)
+  --drain-timeout <ms>      how long shutdown waits for in-flight requests (default: 30000)
+  --log                     one line per request on stderr
+  -h, --help                this text`;
+
+function integer(text: string | undefined, flag: string, min: number, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min) throw new ServeUsageError(`--${flag} expects an integer >= ${min}, got '${text}'`);
+  return value;
+}
+
+function bytes(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const match = /^(\d+)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
+  if (!match) throw new ServeUsageError(`--${flag} expects bytes such as 1048576 or 64mb, got '${text}'`);
+  const unit = { b: 1, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30 }[(match[2] ?? 'b').toLowerCase() as 'b'];
+  return Number(match[1]) * unit;
+}
+
+function pairs(values: string[] | undefined, flag: string): [string, string][] {
+  return (values ?? []).map((v) => {
+    const eq = v.indexOf('=');
+    if (eq <= 0 || eq === v.length - 1) throw new ServeUsageError(`--${flag} expects name=path, got '${v}'`);
+    return [v.slice(0, eq), v.slice(eq + 1)];
+  });
+}
+
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+function readConfigFile(file: string): { models: ModelConfig[]; rest: Record<string, unknown> } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ServeUsageError(`--config ${file}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ServeUsageError(`--config ${file}: expected a JSON object`);
+  const { models = {}, ...rest } = parsed as { models?: Record<string, Omit<ModelConfig, 'name'>> };
+  if (typeof models !== 'object' || models === null || Array.isArray(models)) throw new ServeUsageError(`--config ${file}: "models" must be an object of name -> options`);
+  const dir = path.dirname(path.resolve(file));
+  const resolve = (p: string) => (fs.existsSync(path.resolve(dir, p)) ? path.resolve(dir, p) : p);
+  return {
+    models: Object.entries(models).map(([name, m]) => {
+      if (typeof m !== 'object' || m === null || typeof m.path !== 'string') throw new ServeUsageError(`--config ${file}: models.${name}.path must be a string`);
+      const image = m.image ? { ...m.image, ...(m.image.labels ? { labels: resolve(m.image.labels) } : {}) } : undefined;
+      return { ...m, name, path: resolve(m.path), ...(image ? { image } : {}) };
+    }),
+    rest,
+  };
+}
+
+/** Parses `torchpool serve` arguments; undefined for --help. Throws ServeUsageError. */
+export function parseServeArgs(argv: string[]): ServeConfig | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string', short: 'm', multiple: true },
+        labels: { type: 'string', multiple: true },
+        config: { type: 'string', short: 'c' },
+        devices: { type: 'string', short: 'd' },
+        'max-batch-size': { type: 'string' },
+        'max-queue-delay': { type: 'string' },
+        'max-queue-size': { type: 'string' },
+        precision: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        'max-body-size': { type: 'string' },
+        'max-elements': { type: 'string' },
+        'request-timeout': { type: 'string' },
+        'drain-timeout': { type: 'string' },
+        log: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new ServeUsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return undefined;
+  const file = v.config ? readConfigFile(v.config) : { models: [], rest: {} };
+  const rest = file.rest as { host?: string; port?: number; limits?: Partial<ServeLimits>; drainTimeoutMs?: number };
+
+  const defaults: Omit<InferencePoolOptions, 'model'> = {};
+  if (v.devices) defaults.devices = ['all', 'cpu', 'cuda'].includes(v.devices) ? (v.devices as 'all') : v.devices.split(',');
+  const maxBatch = integer(v['max-batch-size'], 'max-batch-size', 0, 32);
+  defaults.batching = maxBatch > 0;
+  defaults.maxBatchSize = Math.max(1, maxBatch);
+  defaults.maxQueueDelayMicros = integer(v['max-queue-delay'], 'max-queue-delay', 0, 0);
+  defaults.maxQueueSize = integer(v['max-queue-size'], 'max-queue-size', 1, 256);
+  if (v.precision) {
+    if (!['fp32', 'fp16', 'bf16', 'autocast'].includes(v.precision)) throw new ServeUsageError(`--precision expects fp32, fp16, bf16 or autocast, got '${v.precision}'`);
+    defaults.precision = v.precision as 'fp32';
+  }
+
+  const models = new Map<string, ModelConfig>();
+  for (const m of file.models) models.set(m.name, m);
+  for (const [name, p] of pairs(v.model, 'model')) models.set(name, { ...models.get(name), name, path: path.isAbsolute(p) || fs.existsSync(p) ? path.resolve(p) : p });
+  for (const [name, labels] of pairs(v.labels, 'labels')) {
+    const model = models.get(name);
+    if (!model) throw new ServeUsageError(`--labels ${name}=...: no model named '${name}'`);
+    model.image = { ...model.image, labels: path.resolve(labels) };
+  }
+  if (models.size === 0) throw new ServeUsageError('give at least one --model name=path (or a --config file with "models")');
+  for (const m of models.values()) {
+    if (!MODEL_NAME.test(m.name)) throw new ServeUsageError(`model name '${m.name}': use letters, digits, '_', '.', '-' (at most 128)`);
+    m.pool = { ...defaults, ...m.pool };
+  }
+
+  const port = v.port !== undefined ? integer(v.port, 'port', 0, 8000) : rest.port ?? 8000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ServeUsageError(`port must be 0..65535, got ${port}`);
+  return {
+    host: v.host ?? rest.host ?? '0.0.0.0',
+    port,
+    models: [...models.values()],
+    limits: {
+      maxBodyBytes: bytes(v['max-body-size'], 'max-body-size', rest.limits?.maxBodyBytes ?? 64 * 2 ** 20),
+      maxTensorElements: integer(v['max-elements'], 'max-elements', 1, rest.limits?.maxTensorElements ?? 2 ** 24),
+      requestTimeoutMs: integer(v['request-timeout'], 'request-timeout', 1, rest.limits?.requestTimeoutMs ?? 30_000),
+    },
+    drainTimeoutMs: integer(v['drain-timeout'], 'drain-timeout', 0, rest.drainTimeoutMs ?? 30_000),
+    logRequests: v.log ?? false,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Prometheus metrics (`GET /metrics`) named like Triton's, so existing dashboards carry over:
+ * request success and failure, inference and execution counts (their ratio is the mean batch
+ * size), pending requests, request/queue/compute durations, and per-device utilization, memory and
+ * pinned pool. Pool figures are read from `pool.stats()` at scrape time.
+ * @module
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ServedModel } from './models.js';
+
+const QUANTILES = [['0.5', 'p50'], ['0.95', 'p95'], ['0.99', 'p99']] as const;
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly #success: Counter<'model' | 'version'>;
+  readonly #failure: Counter<'model' | 'version' | 'reason'>;
+  readonly #inferences: Counter<'model' | 'version'>;
+  readonly #requestDuration: Counter<'model' | 'version'>;
+
+  constructor(models: () => ServedModel[]) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const labelNames = ['model', 'version'] as const;
+    this.#success = new Counter({ name: 'nv_inference_request_success', help: 'Inference requests that succeeded', labelNames, registers });
+    this.#failure = new Counter({ name: 'nv_inference_request_failure', help: 'Inference requests that failed, by reason (HTTP status class)', labelNames: [...labelNames, 'reason'], registers });
+    this.#inferences = new Counter({ name: 'nv_inference_count', help: 'Inferences performed (a request of batch 8 counts 8)', labelNames, registers });
+    this.#requestDuration = new Counter({ name: 'nv_inference_request_duration_us', help: 'Cumulative end-to-end request handling time, microseconds', labelNames, registers });
+
+    new Counter({
+      name: 'nv_inference_exec_count', help: 'Model executions (forwards); nv_inference_count / nv_inference_exec_count is the mean batch size', labelNames, registers,
+      collect() {
+        this.reset();
+        for (const m of models()) this.inc({ model: m.name, version: m.version }, m.pool.stats().batches);
+      },
+    });
+    new Gauge({
+      name: 'nv_inference_pending_request_count', help: 'Requests accepted and not finished (queued or running)', labelNames, registers,
+      collect() {
+        this.reset();
+        for (const m of models()) this.set({ model: m.name, version: m.version }, m.pool.stats().inFlight);
+      },
+    });
+    new Gauge({
+      name: 'torchpool_queue_depth', help: 'Requests waiting in the pool queue', labelNames, registers,
+      collect() {
+        this.reset();
+        for (const m of models()) this.set({ model: m.name, version: m.version }, m.pool.stats().queueDepth);
+      },
+    });
+    for (const [metric, field, help] of [
+      ['nv_inference_request_summary_us', 'totalMs', 'End-to-end request time in the pool (queue + compute), microseconds, over the last 2048 requests'],
+      ['nv_inference_queue_summary_us', 'queueMs', 'Time requests waited for an engine, microseconds, over the last 2048 requests'],
+      ['nv_inference_compute_infer_summary_us', 'computeMs', 'Forward time (with host/device copies), microseconds, over the last 2048 requests'],
+    ] as const) {
+      new Gauge({
+        name: metric, help, labelNames: [...labelNames, 'quantile'], registers,
+        collect() {
+          this.reset();
+          for (const m of models()) {
+            const latency = m.pool.stats().latency[field];
+            if (latency.count === 0) continue;
+            for (const [quantile, key] of QUANTILES) this.set({ model: m.name, version: m.version, quantile }, latency[key] * 1000);
+          }
+        },
+      });
+    }
+    new Gauge({
+      name: 'torchpool_engine_utilization', help: 'Busy fraction of each engine since the previous scrape', labelNames: ['model', 'engine', 'device'], registers,
+      collect() {
+        this.reset();
+        for (const m of models()) {
+          for (const e of m.pool.stats().engines) this.set({ model: m.name, engine: String(e.index), device: e.device }, e.recentUtilization);
+        }
+      },
+    });
+    // Per GPU, over every model's engines on it.
+    const perDevice = (pick: (e: ReturnType<ServedModel['pool']['stats']>['engines'][number]) => number | undefined, combine: 'sum' | 'max' | 'first') => {
+      const out = new Map<string, number>();
+      for (const m of models()) {
+        for (const e of m.pool.stats().engines) {
+          const v = pick(e);
+          if (v === undefined) continue;
+          const prev = out.get(e.device);
+          out.set(e.device, prev === undefined || combine === 'first' ? (prev ?? v) : combine === 'sum' ? prev + v : Math.max(prev, v));
+        }
+      }
+      return out;
+    };
+    const gpuGauge = (name: string, help: string, pick: Parameters<typeof perDevice>[0], combine: 'sum' | 'max' | 'first') => new Gauge({
+      name, help, labelNames: ['gpu_uuid'], registers,
+      collect() {
+        this.reset();
+        for (const [device, value] of perDevice(pick, combine)) this.set({ gpu_uuid: device }, value);
+      },
+    });
+    gpuGauge('nv_gpu_utilization', 'GPU utilization by this server\'s engines since the previous scrape, 0..1', (e) => (e.cuda ? e.recentUtilization : undefined), 'max');
+    gpuGauge('nv_gpu_memory_total_bytes', 'GPU total memory, bytes', (e) => e.cuda?.memory.totalBytes, 'first');
+    gpuGauge('nv_gpu_memory_used_bytes', 'GPU used memory (all processes), bytes', (e) => (e.cuda ? e.cuda.memory.totalBytes - e.cuda.memory.freeBytes : undefined), 'first');
+    gpuGauge('nv_pinned_memory_pool_total_bytes', 'Pinned host memory reserved by the engines\' staging pools, bytes', (e) => e.cuda?.pinned.reservedBytes, 'sum');
+    gpuGauge('nv_pinned_memory_pool_used_bytes', 'Pinned host memory in use by the engines\' staging pools, bytes', (e) => e.cuda?.pinned.inUseBytes, 'sum');
+  }
+
+  /** One finished inference request. */
+  record(model: { name: string; version: string }, ok: boolean, status: number, items: number, durationUs: number): void {
+    const labels = { model: model.name, version: model.version };
+    if (ok) {
+      this.#success.inc(labels);
+      this.#inferences.inc(labels, items);
+    } else {
+      this.#failure.inc({ ...labels, reason: status >= 500 ? 'SERVER' : status === 429 ? 'QUEUE_FULL' : status === 504 ? 'TIMEOUT' : 'BAD_REQUEST' });
+    }
+    this.#requestDuration.inc(labels, durationUs);
+  }
+}
