@@ -125,26 +125,35 @@ export class ServedModel {
     }
   }
 
-  /** Output metadata from one forward on zeros of batch 1, when every input shape is known. */
+  /**
+   * Output metadata from one forward on zeros (batch 1, unknown dimensions 1). Output dimensions
+   * after the first are reported only when every input dimension was known; -1 otherwise.
+   */
   private async probeOutputs(): Promise<void> {
-    const shapes = this.inputs.map((i) => i.shape.map((d, k) => (k === 0 && d < 0 ? 1 : d)));
-    if (this.inputs.length === 0 || shapes.some((s) => s.length === 0 || s.some((d) => d < 0))) {
-      this.outputs = [{ name: 'output__0', datatype: 'FP32', shape: [-1] }];
+    const fallback: TensorMetadata[] = [{ name: 'output__0', datatype: 'FP32', shape: [-1] }];
+    if (this.inputs.length === 0 || this.inputs.some((i) => i.declared === false)) {
+      this.outputs = fallback;
       return;
     }
+    const exact = this.inputs.every((i) => i.shape.slice(1).every((d) => d >= 0));
     const tensors = new Map<string, Tensor>();
-    this.inputs.forEach((input, i) => {
+    for (const input of this.inputs) {
       const dtype: Dtype = dtypeOf(input.datatype, input.name);
-      const count = shapes[i]!.reduce((a, b) => a * b, 1);
+      const shape = input.shape.map((d) => (d < 0 ? 1 : d));
+      const count = shape.reduce((a, b) => a * b, 1);
       const ctor = { bool: Uint8Array, uint8: Uint8Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array, float16: Uint16Array, float32: Float32Array, float64: Float64Array }[dtype];
-      tensors.set(input.name, { data: new ctor(count), shape: shapes[i]!, dtype });
-    });
-    const output = await this.pool.infer(this.forwardArgs(tensors));
-    this.outputs = nameOutputs(output).map(({ name, tensor }) => ({
-      name,
-      datatype: datatypeOf(tensor.dtype),
-      shape: tensor.shape.map((d, k) => (k === 0 ? -1 : d)),
-    }));
+      tensors.set(input.name, { data: new ctor(count), shape, dtype });
+    }
+    try {
+      const output = await this.pool.infer(this.forwardArgs(tensors));
+      this.outputs = nameOutputs(output).map(({ name, tensor }) => ({
+        name,
+        datatype: datatypeOf(tensor.dtype),
+        shape: tensor.shape.map((d, k) => (k === 0 || !exact ? -1 : d)),
+      }));
+    } catch {
+      this.outputs = fallback; // the model needs inputs zeros do not satisfy: report what is known
+    }
   }
 
   /** forward's positional arguments from the request's tensors (by name) and the constants. */
