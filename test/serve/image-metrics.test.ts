@@ -64,7 +64,7 @@ describe('torchpool serve: image route and metrics', () => {
     form.append('file', new Blob([await image('png')], { type: 'image/png' }), 'cat.png');
     const multipart = await fetch(`${s.url}/v2/models/resnet/predict?topk=5`, { method: 'POST', body: form });
     expect(multipart.status).toBe(200);
-    expect((await multipart.json()).predictions).toHaveLength(5);
+    expect(((await multipart.json()) as { predictions: unknown[] }).predictions).toHaveLength(5);
     const webp = await post(`${s.url}/predict/resnet?topk=1`, await image('webp'), { 'content-type': 'application/octet-stream' });
     expect(webp.json().predictions).toHaveLength(1);
   });

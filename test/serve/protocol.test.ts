@@ -31,9 +31,9 @@ describe('torchpool serve: v2 protocol', () => {
     expect(server).toMatchObject({ name: 'torchpool', extensions: ['binary_tensor_data'] });
     const mlp = await (await fetch(`${s.url}/v2/models/mlp`)).json();
     expect(mlp).toMatchObject({ name: 'mlp', versions: ['1'], inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 256] }], outputs: [{ name: 'output__0', datatype: 'FP32', shape: [-1, 10] }] });
-    const pair = await (await fetch(`${s.url}/v2/models/pair/versions/1`)).json();
+    const pair = (await (await fetch(`${s.url}/v2/models/pair/versions/1`)).json()) as { outputs: { name: string }[] };
     expect(pair.outputs.map((o: { name: string }) => o.name)).toEqual(['output__0', 'output__1']);
-    const named = await (await fetch(`${s.url}/v2/models/named`)).json();
+    const named = (await (await fetch(`${s.url}/v2/models/named`)).json()) as { outputs: { name: string }[] };
     expect(named.outputs.map((o: { name: string }) => o.name).sort()).toEqual(['double', 'negated']);
     expect((await fetch(`${s.url}/v2/models/echo/versions/3/ready`)).status).toBe(200);
     expect(await (await fetch(`${s.url}/v2/models/echo/ready`)).json()).toEqual({ name: 'echo', ready: true });
@@ -43,7 +43,7 @@ describe('torchpool serve: v2 protocol', () => {
     for (const path of ['/v2/models/nope', '/v2/models/mlp/versions/9', '/v2/models/nope/ready', '/v3']) {
       const response = await fetch(`${s.url}${path}`);
       expect(response.status, path).toBe(404);
-      expect((await response.json()).error, path).toEqual(expect.any(String));
+      expect(((await response.json()) as { error: string }).error, path).toEqual(expect.any(String));
     }
     expect((await post(`${s.url}/v2/models/nope/infer`, { inputs: [] })).status).toBe(404);
   });

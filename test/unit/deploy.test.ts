@@ -1,0 +1,78 @@
+// The deployment recipes cannot run here (no cluster, no GPU node), so CI checks that they parse,
+// hang together (selectors, ports, probes, GPU resources, grace period vs drain deadline) and that
+// the server accepts their configuration.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { parseServeArgs } from '../../dist/serve/index.js';
+
+const root = path.resolve(__dirname, '../..');
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function load(file: string): Doc[] {
+  const docs = parseAllDocuments(fs.readFileSync(path.join(root, file), 'utf8'));
+  for (const d of docs) expect(d.errors, `${file}: ${d.errors.map((e) => e.message).join('; ')}`).toEqual([]);
+  return docs.map((d) => d.toJS() as Doc);
+}
+
+describe('deployment recipes', () => {
+  it('Kubernetes: a ConfigMap the server accepts, a GPU Deployment with v2 probes and scraping, a matching Service', () => {
+    const docs = load('deploy/kubernetes/torchpool.yaml');
+    const kinds = docs.map((d) => `${d.apiVersion}/${d.kind}`);
+    expect(kinds).toEqual(['v1/ConfigMap', 'apps/v1/Deployment', 'v1/Service']);
+    const [configMap, deployment, service] = docs as [Doc, Doc, Doc];
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchpool-deploy-'));
+    fs.writeFileSync(path.join(dir, 'config.json'), configMap.data['config.json']);
+    const config = parseServeArgs(['--config', path.join(dir, 'config.json')])!;
+    expect(config.models.map((m) => m.name)).toEqual(['resnet50']);
+
+    const labels = deployment.spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
+    for (const [k, v] of Object.entries(service.spec.selector)) expect(labels[k]).toBe(v);
+    const annotations = deployment.spec.template.metadata.annotations;
+    expect(annotations['prometheus.io/scrape']).toBe('true');
+    expect(annotations['prometheus.io/path']).toBe('/metrics');
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.args.slice(0, 3)).toEqual(['serve', '--config', '/etc/torchpool/config.json']);
+    expect(container.volumeMounts.map((m: Doc) => m.mountPath)).toContain('/etc/torchpool');
+    expect(container.resources.limits['nvidia.com/gpu']).toBeGreaterThanOrEqual(1);
+    expect(container.readinessProbe.httpGet.path).toBe('/v2/health/ready');
+    expect(container.livenessProbe.httpGet.path).toBe('/v2/health/live');
+    const port = container.ports.find((p: Doc) => p.name === 'http');
+    expect(port.containerPort).toBe(config.port);
+    expect(String(annotations['prometheus.io/port'])).toBe(String(config.port));
+    expect(service.spec.ports[0].targetPort).toBe('http');
+    // The kubelet's SIGKILL must come after the server's drain deadline and the preStop pause.
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.drainTimeoutMs + 5000);
+    expect(deployment.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+  });
+
+  it('KServe: a v1beta1 InferenceService whose container serves v2 on its port with GPU resources', () => {
+    const [service] = load('deploy/kserve/inferenceservice.yaml') as [Doc];
+    expect(service.apiVersion).toBe('serving.kserve.io/v1beta1');
+    expect(service.kind).toBe('InferenceService');
+    const container = service.spec.predictor.containers[0];
+    expect(container.name).toBe('kserve-container');
+    const args = container.args as string[];
+    expect(args[0]).toBe('serve');
+    const port = Number(args[args.indexOf('--port') + 1]);
+    expect(container.ports[0].containerPort).toBe(port);
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port });
+    expect(container.resources.limits['nvidia.com/gpu']).toBe('1');
+    expect(container.env.find((e: Doc) => e.name === 'STORAGE_URI').value).toMatch(/^\w+:\/\//);
+  });
+
+  it('Dockerfile: builds against the image\'s libtorch and runs torchpool serve on port 8000', () => {
+    const text = fs.readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8');
+    expect(text).toMatch(/TORCHPOOL_TORCH_DIR=.*cmake_prefix_path/);
+    expect(text).toMatch(/^EXPOSE 8000$/m);
+    expect(text).toMatch(/^STOPSIGNAL SIGTERM$/m);
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(text)![1]!) as string[];
+    expect(cmd.slice(0, 1)).toEqual(['serve']);
+    expect(cmd[cmd.indexOf('--port') + 1]).toBe('8000');
+    for (const copied of ['dist', 'build/Release', 'node_modules']) expect(text).toContain(`/app/${copied}`);
+  });
+});
