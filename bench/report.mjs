@@ -93,6 +93,19 @@ for (const suite of ['cpu', 'gpu']) {
   out.push(md.trim(), '');
 }
 
+for (const suite of ['cpu', 'gpu']) {
+  const serve = load(`serve-${suite}`);
+  if (!serve) continue;
+  out.push(`## \`torchpool serve\` under load (${suite.toUpperCase()})`, '',
+    `- Date: ${serve.machine.date}; Node ${serve.machine.node}; ${serve.machine.cpu}; devices: ${serve.machine.devices}`,
+    `- Command: \`${serve.command}\` (through \`npm run bench\`): the server as a child process on loopback, autocannon in the`,
+    `  bench process on the same machine (they share its cores); ${serve.model}; ${serve.autocannon}.`, '');
+  out.push(table(['Request body', 'Dynamic batching', 'requests/s', 'latency p50', 'p90', 'p99', 'mean batch', 'errors / non-2xx'],
+    serve.rows.map((r) => [r.encoding === 'json' ? 'JSON tensors' : 'binary tensors', r.batching ? `on (max ${r.maxBatchSize})` : 'off',
+      r.requests_per_s.toFixed(0), `${r.latency_p50_ms} ms`, `${r.latency_p90_ms} ms`, `${r.latency_p99_ms} ms`, r.mean_batch.toFixed(1), `${r.errors} / ${r.non2xx}`])));
+  out.push('');
+}
+
 out.push('## What these numbers say', '', fs.readFileSync(path.join(root, 'bench', 'findings.md'), 'utf8').trim(), '');
 fs.writeFileSync(path.join(root, 'BENCHMARKS.md'), out.join('\n'));
 console.log('wrote BENCHMARKS.md');

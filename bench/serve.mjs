@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Load run against `torchpool serve` on loopback with autocannon: the server in a child process
+// (as deployed), autocannon in this one. Batch-1 MLP requests, JSON and binary, with and without
+// dynamic batching. Writes bench/data/serve-<cpu|gpu>.json.   node bench/serve.mjs [--quick]
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import autocannon from 'autocannon';
+import torchpool from '../dist/index.js';
+import { root } from './measure.mjs';
+
+const quick = process.argv.includes('--quick');
+const gpu = torchpool.listDevices().some((d) => d.type === 'cuda');
+const devices = gpu ? 'cuda' : 'cpu';
+const duration = quick ? 2 : 6;
+const connections = 64;
+
+async function startServer(maxBatchSize) {
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--devices', devices,
+    '--model', 'mlp=mlp', '--max-batch-size', String(maxBatchSize), '--max-queue-size', '100000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const url = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const match = /listening on (http:\/\/[^;\s]+)/.exec(stderr);
+      if (match) resolve(match[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  return { child, url };
+}
+
+function metric(text, name) {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{model="mlp"`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+const x = new Float32Array(256).fill(0.25);
+const jsonBody = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from(x) }] });
+const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', parameters: { binary_data_size: 1024 } }], parameters: { binary_data_output: true } }));
+const binaryBody = Buffer.concat([header, Buffer.from(x.buffer)]);
+
+const rows = [];
+for (const [encoding, maxBatchSize] of [['json', 32], ['json', 0], ['binary', 32], ['binary', 0]]) {
+  const { child, url } = await startServer(maxBatchSize);
+  const request = encoding === 'json'
+    ? { headers: { 'content-type': 'application/json' }, body: jsonBody }
+    : { headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body: binaryBody };
+  const target = { url: `${url}/v2/models/mlp/infer`, method: 'POST', ...request, connections };
+  await autocannon({ ...target, duration: 1 }); // warmup
+  const before = await (await fetch(`${url}/metrics`)).text();
+  const result = await autocannon({ ...target, duration });
+  const after = await (await fetch(`${url}/metrics`)).text();
+  const execs = metric(after, 'nv_inference_exec_count') - metric(before, 'nv_inference_exec_count');
+  const inferences = metric(after, 'nv_inference_count') - metric(before, 'nv_inference_count');
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+  const row = {
+    encoding, batching: maxBatchSize > 0, maxBatchSize, connections, duration_s: duration,
+    requests_per_s: result.requests.average, latency_p50_ms: result.latency.p50, latency_p90_ms: result.latency.p90, latency_p99_ms: result.latency.p99,
+    non2xx: result.non2xx, errors: result.errors, mean_batch: execs > 0 ? inferences / execs : 0,
+  };
+  console.log(JSON.stringify(row));
+  rows.push(row);
+}
+const out = path.join(root, 'bench', 'data', `serve-${gpu ? 'gpu' : 'cpu'}.json`);
+fs.writeFileSync(out, JSON.stringify({
+  machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, devices, node: process.version },
+  command: `node bench/serve.mjs${quick ? ' --quick' : ''}`,
+  model: 'built-in mlp (256-1024-1024-10), one row per request', autocannon: `${connections} connections, ${duration} s per row after a 1 s warmup`, rows,
+}, null, 2) + '\n');
+console.log(`wrote ${path.relative(root, out)}`);
