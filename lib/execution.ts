@@ -41,7 +41,10 @@ export interface ExecutionOptions {
   outputDtype?: OutputDtype;
   /** Lay 4-d weights and inputs out channels-last (NHWC): faster convolutions with fp16/bf16 on tensor cores. Default false. */
   channelsLast?: boolean;
-  /** Inputs each engine runs at load (three times: JIT optimisation, cuDNN autotuning, graph capture). */
+  /**
+   * Inputs each engine runs at load (three times: JIT optimisation, cuDNN autotuning, graph
+   * capture), as forward's single tensor argument: for models whose forward takes one tensor.
+   */
   warmup?: readonly WarmupInput[];
   /**
    * CUDA engines: batches in flight per engine; default 2, so the copy-in of the next batch
