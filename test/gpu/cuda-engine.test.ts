@@ -181,8 +181,9 @@ describe.skipIf(gpus.length === 0)(`CUDA engine${reason ? ` [skipped: ${reason}]
     expect(before.allocatedBytes).toBeGreaterThan(0);
     for (let round = 0; round < 4; round++) await Promise.all(Array.from({ length: 1000 }, () => pool.infer(x)));
     const after = pool.stats().engines[0]!.cuda!.memory;
+    // Process-local figures: the device's free memory also moves with the other GPU test file.
     expect(after.allocatedBytes - before.allocatedBytes).toBeLessThan(16 * 2 ** 20);
-    expect(before.freeBytes - after.freeBytes).toBeLessThan(64 * 2 ** 20);
+    expect(after.reservedBytes - before.reservedBytes).toBeLessThan(64 * 2 ** 20);
     expect(pool.stats().engines[0]!.cuda!.pinned.inUseBytes).toBe(0);
   });
 
