@@ -7,20 +7,11 @@ import {
   ErrorCodes, InferencePool, type InferencePoolOptions, type OutputTensor, buildInfo, codeOf,
   costInput, listDevices, maxRelativeError, modelPath, randomFloats,
 } from '../support/torchpool.js';
+import { fromHalf, toHalf } from '../../dist/serve/datatypes.js';
 
 const gpus = listDevices().filter((d) => d.type === 'cuda');
 const reason = gpus.length === 0 ? `no CUDA device (${buildInfo().cuda ? 'CUDA build' : 'CPU-only libtorch build'})` : '';
 const dist = path.resolve(__dirname, '../../dist/index.js');
-
-/** float16 bits -> number, to compare half outputs with a float reference. */
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
 
 describe.skipIf(gpus.length === 0)(`CUDA engine${reason ? ` [skipped: ${reason}]` : ''}`, () => {
   const pools: InferencePool[] = [];
@@ -109,21 +100,10 @@ describe.skipIf(gpus.length === 0)(`CUDA engine${reason ? ` [skipped: ${reason}]
 
   it('takes float16 inputs as they are and returns float16 when outputDtype asks', async () => {
     const pool = await open('mlp', { precision: 'fp16', outputDtype: 'float16' });
-    const bits = new Uint16Array(16 * 256);
-    const f32 = new Float32Array(1);
-    const u32 = new Uint32Array(f32.buffer);
-    mlpInput.data.forEach((v, i) => {
-      f32[0] = v;
-      const x = u32[0]!;
-      // Round to nearest float16 (inputs are in [-1, 1): no overflow, subnormals flushed).
-      const sign = (x >> 16) & 0x8000;
-      const exponent = ((x >> 23) & 0xff) - 127 + 15;
-      // Adding the mantissa (not OR-ing it) lets a rounding carry move into the exponent.
-      bits[i] = exponent <= 0 ? sign : (sign | (exponent << 10)) + ((x >> 13) & 0x3ff) + ((x >> 12) & 1);
-    });
+    const bits = Uint16Array.from(mlpInput.data, toHalf);
     const out = await pool.infer<OutputTensor>({ data: bits, shape: [16, 256], dtype: 'float16' });
     expect(out.dtype).toBe('float16');
-    const values = Array.from(out.data as Uint16Array, halfToFloat);
+    const values = Array.from(out.data as Uint16Array, fromHalf);
     expect(maxRelativeError(values, mlpReference)).toBeLessThan(2e-2);
   });
 
