@@ -28,9 +28,10 @@ export function dtypeOf(datatype: unknown, where: string): Dtype {
   return DATATYPES[datatype as Datatype];
 }
 
+const DATATYPE_OF = Object.fromEntries(Object.entries(DATATYPES).map(([datatype, dtype]) => [dtype, datatype])) as Record<Dtype, Datatype>;
+
 export function datatypeOf(dtype: Dtype): Datatype {
-  const entry = Object.entries(DATATYPES).find(([, d]) => d === dtype);
-  return entry![0] as Datatype;
+  return DATATYPE_OF[dtype];
 }
 
 const f32 = new Float32Array(1);

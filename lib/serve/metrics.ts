@@ -2,10 +2,13 @@
  * Prometheus metrics (`GET /metrics`) named like Triton's, so existing dashboards carry over:
  * request success and failure, inference and execution counts (their ratio is the mean batch
  * size), pending requests, request/queue/compute durations, and per-device utilization, memory and
- * pinned pool. Pool figures are read from `pool.stats()` at scrape time.
+ * pinned pool. Pool figures come from one `pool.stats()` snapshot per model per scrape (taken by
+ * render()), so every collector sees the same moment and `recentUtilization` spans the time since
+ * the previous scrape.
  * @module
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolStats } from '../stats.js';
 import type { ServedModel } from './models.js';
 
 const QUANTILES = [['0.5', 'p50'], ['0.95', 'p95'], ['0.99', 'p99']] as const;
@@ -16,8 +19,19 @@ export class ServerMetrics {
   readonly #failure: Counter<'model' | 'version' | 'reason'>;
   readonly #inferences: Counter<'model' | 'version'>;
   readonly #requestDuration: Counter<'model' | 'version'>;
+  readonly #models: () => ServedModel[];
+  #snapshot = new Map<ServedModel, PoolStats>();
+
+  /** The Prometheus text of one scrape. */
+  async render(): Promise<string> {
+    this.#snapshot = new Map(this.#models().map((m) => [m, m.pool.stats()]));
+    return this.registry.metrics();
+  }
 
   constructor(models: () => ServedModel[]) {
+    this.#models = models;
+    // Collectors read the scrape's snapshot: one stats() per model, not one per metric.
+    const snapshot = () => [...this.#snapshot.entries()].map(([m, stats]) => ({ m, stats }));
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const labelNames = ['model', 'version'] as const;
@@ -30,21 +44,21 @@ export class ServerMetrics {
       name: 'nv_inference_exec_count', help: 'Model executions (forwards); nv_inference_count / nv_inference_exec_count is the mean batch size', labelNames, registers,
       collect() {
         this.reset();
-        for (const m of models()) this.inc({ model: m.name, version: m.version }, m.pool.stats().batches);
+        for (const { m, stats } of snapshot()) this.inc({ model: m.name, version: m.version }, stats.batches);
       },
     });
     new Gauge({
       name: 'nv_inference_pending_request_count', help: 'Requests accepted and not finished (queued or running)', labelNames, registers,
       collect() {
         this.reset();
-        for (const m of models()) this.set({ model: m.name, version: m.version }, m.pool.stats().inFlight);
+        for (const { m, stats } of snapshot()) this.set({ model: m.name, version: m.version }, stats.inFlight);
       },
     });
     new Gauge({
       name: 'torchpool_queue_depth', help: 'Requests waiting in the pool queue', labelNames, registers,
       collect() {
         this.reset();
-        for (const m of models()) this.set({ model: m.name, version: m.version }, m.pool.stats().queueDepth);
+        for (const { m, stats } of snapshot()) this.set({ model: m.name, version: m.version }, stats.queueDepth);
       },
     });
     for (const [metric, field, help] of [
@@ -56,8 +70,8 @@ export class ServerMetrics {
         name: metric, help, labelNames: [...labelNames, 'quantile'], registers,
         collect() {
           this.reset();
-          for (const m of models()) {
-            const latency = m.pool.stats().latency[field];
+          for (const { m, stats } of snapshot()) {
+            const latency = stats.latency[field];
             if (latency.count === 0) continue;
             for (const [quantile, key] of QUANTILES) this.set({ model: m.name, version: m.version, quantile }, latency[key] * 1000);
           }
@@ -68,16 +82,16 @@ export class ServerMetrics {
       name: 'torchpool_engine_utilization', help: 'Busy fraction of each engine since the previous scrape', labelNames: ['model', 'engine', 'device'], registers,
       collect() {
         this.reset();
-        for (const m of models()) {
-          for (const e of m.pool.stats().engines) this.set({ model: m.name, engine: String(e.index), device: e.device }, e.recentUtilization);
+        for (const { m, stats } of snapshot()) {
+          for (const e of stats.engines) this.set({ model: m.name, engine: String(e.index), device: e.device }, e.recentUtilization);
         }
       },
     });
     // Per GPU, over every model's engines on it.
-    const perDevice = (pick: (e: ReturnType<ServedModel['pool']['stats']>['engines'][number]) => number | undefined, combine: 'sum' | 'max' | 'first') => {
+    const perDevice = (pick: (e: PoolStats['engines'][number]) => number | undefined, combine: 'sum' | 'max' | 'first') => {
       const out = new Map<string, number>();
-      for (const m of models()) {
-        for (const e of m.pool.stats().engines) {
+      for (const { stats } of snapshot()) {
+        for (const e of stats.engines) {
           const v = pick(e);
           if (v === undefined) continue;
           const prev = out.get(e.device);

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { builtinInput } from '../bench/inputs.js';
 import { builtinModelNames, builtinModelPath } from '../models.js';
 import { InferencePool } from '../pool.js';
-import type { Dtype, InferOutput, InferValue, OutputTensor, Tensor } from '../tensor.js';
+import { DTYPES, type Dtype, type InferOutput, type InferValue, type OutputTensor, type Tensor, type TensorData } from '../tensor.js';
 import type { ModelConfig } from './config.js';
 import { type Datatype, datatypeOf, dtypeOf } from './datatypes.js';
 import { HttpError } from './http-error.js';
@@ -141,8 +141,7 @@ export class ServedModel {
       const dtype: Dtype = dtypeOf(input.datatype, input.name);
       const shape = input.shape.map((d) => (d < 0 ? 1 : d));
       const count = shape.reduce((a, b) => a * b, 1);
-      const ctor = { bool: Uint8Array, uint8: Uint8Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array, float16: Uint16Array, float32: Float32Array, float64: Float64Array }[dtype];
-      tensors.set(input.name, { data: new ctor(count), shape, dtype });
+      tensors.set(input.name, { data: new DTYPES[dtype].array(count) as TensorData, shape, dtype });
     }
     try {
       const output = await this.pool.infer(this.forwardArgs(tensors));

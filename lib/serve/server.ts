@@ -166,7 +166,7 @@ export async function createServer(config: ServeConfig): Promise<TorchpoolServer
   app.post('/v2/models/:name/predict', predict);
   app.post('/predict/:name', predict);
 
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.render()));
 
   let shutdown: Promise<void> | undefined;
   return {
