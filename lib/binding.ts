@@ -52,8 +52,20 @@ export interface NativeEngineStats {
   cuda?: CudaEngineStats;
 }
 
+/** One JavaScript thread that uses a pool (the owner's, or one that attached). */
+export interface NativeThreadStats {
+  threadId: number;
+  owner: boolean;
+  submitted: number;
+  completed: number;
+  failed: number;
+  inFlight: number;
+}
+
 export interface NativePoolStats {
   engines: NativeEngineStats[];
+  threads: NativeThreadStats[];
+  uptimeMs: number;
   queueDepth: number;
   inFlight: number;
   completed: number;
@@ -77,6 +89,10 @@ export type NativeEventHandler = (name: 'engineUnhealthy', details: EngineUnheal
 
 export interface NativePool {
   load(options: NativeLoadOptions): Promise<void>;
+  /** Connects to the engines behind a share() token; throws CLOSED when they are gone. */
+  attach(token: number): void;
+  /** The token of this pool's engines in this process. */
+  share(): number;
   /** Throws synchronously for bad input, QUEUE_FULL and NO_DEVICE; nothing is queued then. */
   infer(
     args: readonly unknown[],
@@ -97,7 +113,7 @@ export interface NativePool {
 }
 
 export interface NativeBinding {
-  NativePool: new (onEvent: NativeEventHandler, scheduleDrain: () => void) => NativePool;
+  NativePool: new (onEvent: NativeEventHandler, scheduleDrain: () => void, threadId: number) => NativePool;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   buildInfo(): BuildInfo;
   listCudaDevices(): NativeCudaQuery;

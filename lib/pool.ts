@@ -6,6 +6,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
+import { threadId } from 'node:worker_threads';
 import { type NativePool, type NativeSignature, nativeBinding } from './binding.js';
 import { concatRows, type MapOptions, mapOrdered, type MapResult, splitRows } from './batch-jobs.js';
 import { ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
@@ -34,6 +35,21 @@ export interface InferBatchOptions extends InferOptions {
   chunkSize?: number;
 }
 
+/**
+ * What {@link InferencePool.share} returns: plain data to post to a worker_thread
+ * (`postMessage`, `workerData`) and hand to {@link InferencePool.attach} there. It is valid in
+ * this process only, until the owner pool closes.
+ */
+export interface SharedPoolToken {
+  readonly kind: 'torchpool.SharedPool';
+  /** Identifies the pool's engines in this process. */
+  readonly id: number;
+  /** The process the pool lives in: a token cannot cross processes. */
+  readonly pid: number;
+  /** The settings attached pools report and size map() by. */
+  readonly plan: { readonly devices: readonly string[]; readonly scheduler: LoadPlan['scheduler'] };
+}
+
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
 
@@ -49,18 +65,20 @@ const asyncDispose: typeof Symbol.asyncDispose =
  */
 export class InferencePool extends EventEmitter<InferencePoolEvents> {
   readonly #native: NativePool;
-  readonly #plan: LoadPlan;
+  readonly #plan: SharedPoolToken['plan'];
+  readonly #owner: boolean;
   readonly #signature: NativeSignature;
   readonly #stats = new StatsTracker();
   #nextId = 0;
   #healthyEngines: number;
   #closing: Promise<void> | undefined;
 
-  private constructor(native: NativePool, plan: LoadPlan) {
+  private constructor(native: NativePool, plan: SharedPoolToken['plan'], owner: boolean, healthyEngines: number) {
     super();
     this.#native = native;
     this.#plan = plan;
-    this.#healthyEngines = plan.devices.length;
+    this.#owner = owner;
+    this.#healthyEngines = healthyEngines;
     this.#signature = native.signature();
   }
 
@@ -83,6 +101,48 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model', model);
     }
     const plan = planEngines(options);
+    const { native, holder } = InferencePool.#newNative();
+    await native.load({ model: nativeModel, ...plan });
+    holder.pool = new InferencePool(native, { devices: plan.devices, scheduler: plan.scheduler }, true, plan.devices.length);
+    return holder.pool;
+  }
+
+  /**
+   * Uses, from this thread, the engines of a pool that another thread of this process created
+   * and shared ({@link InferencePool.share}). The returned pool has the same infer / inferBatch
+   * / map / stats API; its requests join the one shared queue (and merge into the same batches
+   * as every other thread's) and its promises settle on this thread. Rejects with
+   * ERR_TORCHPOOL_CLOSED when the owner has closed (or its thread has exited), and
+   * ERR_TORCHPOOL_INVALID_ARG for something that is not a token of this process.
+   *
+   * ```ts
+   * // worker.mjs
+   * const pool = await InferencePool.attach(workerData.token);
+   * ```
+   */
+  static async attach(token: SharedPoolToken): Promise<InferencePool> {
+    const shape = 'a token from pool.share() ({ kind: "torchpool.SharedPool", id, pid, plan })';
+    if (typeof token !== 'object' || token === null || token.kind !== 'torchpool.SharedPool') throw invalidArg('token', shape, token);
+    const { id, pid, plan } = token;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw invalidArg('token.id', 'a positive integer', id);
+    if (typeof plan !== 'object' || plan === null || !Array.isArray(plan.devices) || typeof plan.scheduler !== 'object' || plan.scheduler === null) {
+      throw invalidArg('token.plan', shape, plan);
+    }
+    if (pid !== process.pid) {
+      throw new TorchpoolError(
+        ErrorCodes.INVALID_ARG,
+        `the token belongs to process ${String(pid)}, not this one (${process.pid}): a shared pool can only be attached from worker_threads of the process that created it`,
+      );
+    }
+    const { native, holder } = InferencePool.#newNative();
+    native.attach(id);
+    const healthy = native.stats().engines.filter((e) => e.healthy).length;
+    holder.pool = new InferencePool(native, { devices: [...plan.devices], scheduler: { ...plan.scheduler } }, false, healthy);
+    return holder.pool;
+  }
+
+  /** A native pool for this thread, with its completion wake-up; `holder.pool` is set once the JS pool exists. */
+  static #newNative(): { native: NativePool; holder: { pool?: InferencePool } } {
     // Native events arrive before the pool object exists only in theory (no request has run);
     // the holder lets the handler find the pool once it does.
     const holder: { pool?: InferencePool } = {};
@@ -113,10 +173,30 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
         deferred = true;
         setImmediate(drainDeferred);
       },
+      threadId,
     );
-    await native.load({ model: nativeModel, ...plan });
-    holder.pool = new InferencePool(native, plan);
-    return holder.pool;
+    return { native, holder };
+  }
+
+  /**
+   * A token with which other worker_threads of this process use this pool's engines
+   * ({@link InferencePool.attach}): one set of model replicas, one queue, batches that mix
+   * requests from every thread. Post it to a worker (`postMessage`, `workerData`).
+   *
+   * The engines belong to the pool that created them (the owner): its close(), or the end of its
+   * thread, closes them for every thread, and attached pools' queued requests reject with
+   * CLOSED. A shared owner is not garbage collected before close(). An attached pool's close()
+   * only detaches its own thread. Calling share() again returns the same token.
+   */
+  share(): SharedPoolToken {
+    if (this.#closing) throw new TorchpoolError(ErrorCodes.CLOSED, 'the pool is closed');
+    const id = this.#native.share();
+    return { kind: 'torchpool.SharedPool', id, pid: process.pid, plan: { devices: [...this.#plan.devices], scheduler: { ...this.#plan.scheduler } } };
+  }
+
+  /** True for the pool that created the engines; false for one attached from another thread. */
+  get owner(): boolean {
+    return this.#owner;
   }
 
   /** The device of each engine, e.g. `['cuda:0', 'cuda:1']` (repeated per instance). */
@@ -208,6 +288,11 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
    * CLOSED (or, with `{ drain: true }`, run first); running forwards finish and resolve; engine
    * threads are joined and the replicas freed. Idempotent; a later close() without drain during
    * a drain rejects what is still queued.
+   *
+   * On the owner of a shared pool this closes the engines for every thread (attached pools'
+   * queued requests reject with CLOSED on their own threads). On an attached pool it only ends
+   * this thread's use: its queued requests reject (or run, with drain), the promise resolves
+   * once its running ones settled, and the engines keep serving the other threads.
    */
   close(options: CloseOptions = {}): Promise<void> {
     const drain = checkBoolean(options?.drain, 'options.drain') ?? false;

@@ -98,9 +98,27 @@ export interface EngineStats {
   cuda?: CudaEngineStats;
 }
 
+/** One JavaScript thread that uses the pool: the owner's, or a worker that attached (share / attach). */
+export interface ThreadStats {
+  /** `worker_threads.threadId` of the thread (0 for the main thread). */
+  threadId: number;
+  /** Whether this thread created the engines. */
+  owner: boolean;
+  /** Requests this thread submitted. */
+  submitted: number;
+  /** Of those, settled (resolved or rejected). */
+  completed: number;
+  /** Of those, rejected. */
+  failed: number;
+  /** Accepted and not yet settled. */
+  inFlight: number;
+}
+
 /** A snapshot of a pool; cheap enough to take every second. */
 export interface PoolStats {
   engines: EngineStats[];
+  /** The threads using the pool now (one entry unless it was shared). Counters of threads that detached stay in the pool's totals. */
+  threads: ThreadStats[];
   healthyEngines: number;
   /** Requests run by all engines. */
   requests: number;
@@ -108,29 +126,31 @@ export interface PoolStats {
   meanBatchSize: number;
   /** Requests waiting, over all deques. */
   queueDepth: number;
-  /** Requests accepted and not yet settled (queued or running). */
+  /** Requests accepted and not yet settled (queued or running), from every thread. */
   inFlight: number;
-  /** Promises settled (resolved or rejected). */
+  /** Promises settled (resolved or rejected), on every thread. */
   completed: number;
-  /** Promises rejected after being accepted (forward errors, timeouts, aborts, close). */
+  /** Promises rejected after being accepted (forward errors, timeouts, aborts, close), on every thread. */
   failed: number;
   batching: BatchingSettings;
   latency: LatencyStats;
+  /** Since the engines were created (on the owner's thread). */
   uptimeMs: number;
   closed: boolean;
 }
 
 /** Turns native counters into PoolStats; keeps the previous busy times for recentUtilization. */
 export class StatsTracker {
-  readonly #createdAt = performance.now();
-  #last: { at: number; busyMs: number[] } = { at: this.#createdAt, busyMs: [] };
+  #last: { at: number; busyMs: number[] } | undefined;
 
   snapshot(raw: NativePoolStats, batching: Omit<BatchingSettings, 'enabled' | 'disabledReason'>, closed: boolean): PoolStats {
     const now = performance.now();
-    const uptimeMs = now - this.#createdAt;
-    const sinceLast = now - this.#last.at;
+    const uptimeMs = raw.uptimeMs;
+    // The first call on this thread measures from the engines' creation.
+    const last = (this.#last ??= { at: now - uptimeMs, busyMs: [] });
+    const sinceLast = now - last.at;
     const engines = raw.engines.map((e, i): EngineStats => {
-      const busyBefore = this.#last.busyMs[i] ?? 0;
+      const busyBefore = last.busyMs[i] ?? 0;
       return {
         ...e,
         meanBatchSize: e.batches > 0 ? e.requests / e.batches : 0,
@@ -156,6 +176,7 @@ export class StatsTracker {
       failed: raw.failed,
       batching: settings,
       latency: raw.latency,
+      threads: raw.threads.map((t) => ({ ...t })),
       uptimeMs,
       closed,
     };

@@ -35,6 +35,13 @@ Napi::Value MakeError(Napi::Env env, const Status& status) {
   return MakeError(env, status.code(), status.message());
 }
 
+bool HasTorchpoolCode(const Napi::Error& error) {
+  Napi::Value value = error.Value();
+  if (!value.IsObject()) return false;
+  Napi::Value code = value.As<Napi::Object>().Get("code");
+  return code.IsString() && code.As<Napi::String>().Utf8Value().rfind("ERR_TORCHPOOL_", 0) == 0;
+}
+
 void ThrowError(Napi::Env env, ErrorCode code, const std::string& message) {
   Napi::Value error = MakeError(env, code, message);
   throw Napi::Error(env, error);

@@ -17,14 +17,20 @@ Napi::Value MakeError(Napi::Env env, ErrorCode code, const std::string& message)
 // Throws a TorchpoolError as a JavaScript exception (use `return` after it).
 void ThrowError(Napi::Env env, ErrorCode code, const std::string& message);
 
+// Whether a caught JS error already carries an ERR_TORCHPOOL_ code.
+bool HasTorchpoolCode(const Napi::Error& error);
+
 // Runs a binding body. Napi::Error becomes a JS exception by itself; any other exception
 // (a c10::Error from an allocation, say) would terminate the process, so it is converted here.
 template <typename Fn>
 Napi::Value Guarded(Napi::Env env, Fn&& body) {
   try {
     return body();
-  } catch (const Napi::Error&) {
-    throw;
+  } catch (const Napi::Error& error) {
+    // TorchpoolErrors pass through; a plain Error from a failed N-API call ("Invalid
+    // argument") gets a code, so every throw of the public API is a TorchpoolError.
+    if (HasTorchpoolCode(error)) throw;
+    throw Napi::Error(env, MakeError(env, ErrorCode::kInternal, error.Message()));
   } catch (...) {
     Status status = StatusFromCurrentException(ErrorCode::kInternal);
     throw Napi::Error(env, MakeError(env, status));

@@ -69,8 +69,15 @@ Status TensorFromJs(const Napi::Object& object, const std::string& where, c10::I
                                         std::to_string(data.ElementLength()));
   }
   auto options = at::TensorOptions().dtype(dtype->scalar_type);
-  const uint8_t* source =
-      static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+  // The view's own data pointer: it works for a SharedArrayBuffer too, which
+  // TypedArray::ArrayBuffer() (an ArrayBuffer wrapper) refuses.
+  void* view_data = nullptr;
+  if (napi_get_typedarray_info(object.Env(), data, nullptr, nullptr, &view_data, nullptr, nullptr) !=
+          napi_ok ||
+      (view_data == nullptr && numel > 0)) {
+    return Status(ErrorCode::kInternal, where + ".data: cannot read this TypedArray's memory");
+  }
+  const uint8_t* source = static_cast<const uint8_t*>(view_data);
   if (dtype->scalar_type == c10::ScalarType::Bool || numel == 0) {
     // libtorch requires bool bytes to be exactly 0 or 1, so these are copied (and normalised).
     at::Tensor tensor = at::empty(shape, options);

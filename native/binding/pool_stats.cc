@@ -6,8 +6,7 @@
 namespace torchpool {
 namespace {
 
-Napi::Object PercentilesToJs(Napi::Env env, const LatencyWindow& window) {
-  Percentiles p = window.Summarize();
+Napi::Object PercentilesToJs(Napi::Env env, const Percentiles& p) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("p50", p.p50);
   out.Set("p95", p.p95);
@@ -16,12 +15,30 @@ Napi::Object PercentilesToJs(Napi::Env env, const LatencyWindow& window) {
   return out;
 }
 
-Napi::Object LatencyToJs(Napi::Env env, const LatencySet& set) {
+// engine -1: the pool's latencies.
+Napi::Object LatencyToJs(Napi::Env env, const PoolCore& core, int engine) {
   Napi::Object out = Napi::Object::New(env);
-  out.Set("queueMs", PercentilesToJs(env, set.queue));
-  out.Set("computeMs", PercentilesToJs(env, set.compute));
-  out.Set("totalMs", PercentilesToJs(env, set.total));
+  out.Set("queueMs", PercentilesToJs(env, core.SummarizeLatency(engine, 0)));
+  out.Set("computeMs", PercentilesToJs(env, core.SummarizeLatency(engine, 1)));
+  out.Set("totalMs", PercentilesToJs(env, core.SummarizeLatency(engine, 2)));
   return out;
+}
+
+Napi::Array ThreadsToJs(Napi::Env env, const std::vector<ClientStats>& clients) {
+  auto n = [](uint64_t v) { return static_cast<double>(v); };
+  Napi::Array threads = Napi::Array::New(env, clients.size());
+  for (size_t i = 0; i < clients.size(); ++i) {
+    const ClientStats& c = clients[i];
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("threadId", n(c.thread_id));
+    t.Set("owner", c.owner);
+    t.Set("submitted", n(c.submitted));
+    t.Set("completed", n(c.completed));
+    t.Set("failed", n(c.failed));
+    t.Set("inFlight", n(c.live));
+    threads.Set(static_cast<uint32_t>(i), t);
+  }
+  return threads;
 }
 
 Napi::Object CudaStatsToJs(Napi::Env env, const CudaEngineStats& c) {
@@ -59,17 +76,14 @@ Napi::Object CudaStatsToJs(Napi::Env env, const CudaEngineStats& c) {
 Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object stats = Napi::Object::New(env);
+  if (!core_) ThrowError(env, ErrorCode::kClosed, "the pool has no engines (it failed to load)");
+  const PoolCore& core = *core_;
   // After close() the replicas are gone; their last counters stay readable.
-  std::vector<EngineStats> all = final_engine_stats_;
-  if (!engines_.empty()) {
-    all.clear();
-    for (const auto& engine : engines_) all.push_back(engine->Stats());
-  }
-  const bool have_lanes = state_ != State::kNew && state_ != State::kLoading && !all.empty();
+  std::vector<EngineStats> all = core.EngineStatsSnapshot();
   Napi::Array engines = Napi::Array::New(env, all.size());
   for (size_t i = 0; i < all.size(); ++i) {
     const EngineStats& s = all[i];
-    LaneStats lane = have_lanes ? scheduler_.Lane(static_cast<int>(i)) : LaneStats{0, 0, false};
+    LaneStats lane = core.scheduler().Lane(static_cast<int>(i));
     Napi::Object e = Napi::Object::New(env);
     e.Set("index", s.index);
     e.Set("device", s.device);
@@ -84,18 +98,21 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
     e.Set("busyMs", s.busy_ms);
     e.Set("inFlight", s.in_flight);
     e.Set("queueDepth", static_cast<double>(lane.depth));
-    e.Set("latency", LatencyToJs(env, engine_latency_[i]));
+    e.Set("latency", LatencyToJs(env, core, static_cast<int>(i)));
     if (s.has_cuda) e.Set("cuda", CudaStatsToJs(env, s.cuda));
     engines.Set(static_cast<uint32_t>(i), e);
   }
+  const ClientStats totals = core.Totals();
   stats.Set("engines", engines);
-  stats.Set("queueDepth", static_cast<double>(scheduler_.Depth()));
-  stats.Set("inFlight", static_cast<double>(in_flight_));
-  stats.Set("completed", static_cast<double>(completed_));
-  stats.Set("failed", static_cast<double>(failed_));
-  stats.Set("batchingEnabled", scheduler_.batching_enabled());
-  stats.Set("batchingDisabledReason", scheduler_.batching_disabled_reason());
-  stats.Set("latency", LatencyToJs(env, pool_latency_));
+  stats.Set("queueDepth", static_cast<double>(core.scheduler().Depth()));
+  stats.Set("inFlight", static_cast<double>(totals.live));
+  stats.Set("completed", static_cast<double>(totals.completed));
+  stats.Set("failed", static_cast<double>(totals.failed));
+  stats.Set("batchingEnabled", core.scheduler().batching_enabled());
+  stats.Set("batchingDisabledReason", core.scheduler().batching_disabled_reason());
+  stats.Set("latency", LatencyToJs(env, core, -1));
+  stats.Set("threads", ThreadsToJs(env, core.ClientStatsSnapshot()));
+  stats.Set("uptimeMs", core.uptime_ms());
   return stats;
 }
 

@@ -64,16 +64,16 @@ void LoadWorker::OnOK() {
   }
 }
 
-CloseWorker::CloseWorker(Napi::Env env, PoolWrap* pool)
+CloseWorker::CloseWorker(Napi::Env env, PoolWrap* pool, std::shared_ptr<PoolCore> core)
     : Napi::AsyncWorker(env, "torchpool:close"),
       pool_(pool),
       pool_ref_(Napi::Persistent(pool->Value())),
-      engines_(pool->EnginePointers()),
+      core_(std::move(core)),
       deferred_(Napi::Promise::Deferred::New(env)) {}
 
 void CloseWorker::Execute() {
   // A forward that is running finishes first; this may take as long as one forward.
-  for (Engine* engine : engines_) engine->Join();
+  core_->JoinEngines();
 }
 
 void CloseWorker::OnOK() {

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "engine/forward_signature.h"
 #include "engine/model_loader.h"
+#include "engine/pool_core.h"
 
 namespace torchpool {
 
@@ -51,9 +52,10 @@ class LoadWorker : public Napi::AsyncWorker {
   ForwardSignature signature_;
 };
 
+// Joins the engine threads (each finishes its running forward) off the JS thread.
 class CloseWorker : public Napi::AsyncWorker {
  public:
-  CloseWorker(Napi::Env env, PoolWrap* pool);
+  CloseWorker(Napi::Env env, PoolWrap* pool, std::shared_ptr<PoolCore> core);
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
@@ -63,7 +65,7 @@ class CloseWorker : public Napi::AsyncWorker {
  private:
   PoolWrap* pool_;
   Napi::ObjectReference pool_ref_;
-  std::vector<Engine*> engines_;
+  std::shared_ptr<PoolCore> core_;  // the engines cannot go while this joins them
   Napi::Promise::Deferred deferred_;
 };
 

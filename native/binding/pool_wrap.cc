@@ -10,6 +10,8 @@ namespace torchpool {
 Napi::Function PoolWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativePool",
                      {InstanceMethod<&PoolWrap::Guard<&PoolWrap::Load>>("load"),
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Attach>>("attach"),
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Share>>("share"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Infer>>("infer"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Cancel>>("cancel"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Drain>>("drain"),
@@ -18,12 +20,10 @@ Napi::Function PoolWrap::Define(Napi::Env env) {
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Signature>>("signature")});
 }
 
-PoolWrap::PoolWrap(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<PoolWrap>(info),
-      env_(info.Env()),
-      completions_([this] { tsfn_.NonBlockingCall(); }) {
+PoolWrap::PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   if (info[0].IsFunction()) on_event_ = Napi::Persistent(info[0].As<Napi::Function>());
+  if (info[2].IsNumber()) thread_id_ = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
   relay_ = new Relay{this};
   if (info[1].IsFunction()) {
     // The JS side defers the drain to setImmediate (lib/pool.ts): Node's thread-safe-function
@@ -57,12 +57,21 @@ void PoolWrap::OnEnvCleanup(void* self) {
 }
 
 void PoolWrap::ShutDownNow() {
-  // Requests still queued are dropped: nobody is left to settle them, and their input
-  // references go with the environment.
-  scheduler_.CloseNow();
-  for (auto& engine : engines_) engine->Join();
-  engines_.clear();
-  completions_.Drain();
+  if (core_ && client_) {
+    if (owner_) {
+      // The owner's thread is gone: every thread's queued requests are rejected with CLOSED on
+      // their own thread, running forwards finish, the engines go.
+      core_->CloseNow(Status(ErrorCode::kClosed, "the pool was closed: the thread that owns it exited"));
+      core_->ReleaseEngines();
+    } else {
+      // Requests still queued are dropped (nobody is left to settle them); the forwards that
+      // run now read this thread's memory, so this waits for them.
+      core_->TakeQueued(client_.get()).clear();
+    }
+    client_->Detach();
+    core_->RemoveClient(client_.get());
+  }
+  client_.reset();
   state_ = State::kClosed;
 }
 
@@ -77,6 +86,10 @@ void PoolWrap::ReleaseNativeHandles() {
     napi_remove_env_cleanup_hook(env_, &PoolWrap::OnEnvCleanup, this);
   }
   on_event_.Reset();
+  if (held_for_sharing_) {
+    held_for_sharing_ = false;
+    Unref();
+  }
 }
 
 Napi::Value PoolWrap::Load(const Napi::CallbackInfo& info) {
@@ -91,22 +104,51 @@ Napi::Value PoolWrap::Load(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+void PoolWrap::Connect(std::shared_ptr<PoolCore> core, bool owner) {
+  core_ = std::move(core);
+  owner_ = owner;
+  // The wake-up runs on engine threads; the client never calls it after Detach(), which runs
+  // before the TSFN is released.
+  CompletionTsfn tsfn = tsfn_;
+  client_ = std::make_shared<Client>(thread_id_, owner, [tsfn]() mutable { tsfn.NonBlockingCall(); });
+  core_->AddClient(client_);
+  state_ = State::kReady;
+}
+
 void PoolWrap::OnLoaded(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature,
                         SchedulerOptions options) {
-  engines_ = std::move(engines);
-  signature_ = std::move(signature);
-  engine_latency_.resize(engines_.size());
-  scheduler_.Configure(static_cast<int>(engines_.size()), options);
-  for (auto& engine : engines_) engine->Start(&scheduler_, &completions_);
-  state_ = State::kReady;
+  Connect(std::make_shared<PoolCore>(std::move(engines), std::move(signature), options), true);
 }
 
 void PoolWrap::OnLoadFailed() { state_ = State::kClosed; }
 
-std::vector<Engine*> PoolWrap::EnginePointers() const {
-  std::vector<Engine*> pointers;
-  for (const auto& engine : engines_) pointers.push_back(engine.get());
-  return pointers;
+// attach(token): this thread uses the engines of the pool another thread shared.
+Napi::Value PoolWrap::Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ != State::kNew) ThrowError(env, ErrorCode::kInternal, "attach() on a pool in use");
+  const uint64_t token = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  std::shared_ptr<PoolCore> core = PoolCore::Find(token);
+  if (!core) {
+    state_ = State::kClosed;
+    ThrowError(env, ErrorCode::kClosed,
+               "the shared pool is closed (closed by its owner, or the thread that owns it exited)");
+  }
+  Connect(std::move(core), false);
+  return env.Undefined();
+}
+
+// share(): the token other threads attach with. An owner that shared stays alive (no garbage
+// collection) until close(), since other threads depend on it.
+Napi::Value PoolWrap::Share(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ != State::kReady) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
+  const uint64_t token = PoolCore::Share(core_);
+  if (token == 0) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
+  if (owner_ && !held_for_sharing_) {
+    held_for_sharing_ = true;
+    Ref();
+  }
+  return Napi::Number::New(env, static_cast<double>(token));
 }
 
 // infer(args, kwargs, id, priority, timeoutMs, batchable): lib/pool.ts has validated the options.
@@ -130,7 +172,7 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
                           &request->js_input_refs);
     }
   }
-  if (status.ok()) status = signature_.Prepare(request->args, request->kwargs);
+  if (status.ok()) status = core_->signature().Prepare(request->args, request->kwargs);
   if (status.ok()) {
     request->id = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
     request->priority = info[3].As<Napi::Number>().Int32Value();
@@ -140,13 +182,14 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
     if (timeout_ms > 0) {
       request->deadline = request->enqueued + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
     }
-    if (batchable && scheduler_.batching_enabled()) {
+    if (batchable && core_->scheduler().batching_enabled()) {
       request->batch_key = BatchKey(request->args, request->kwargs, &request->rows);
     }
-    // The deferred is attached after the push: only this thread settles requests, and it does
-    // so after this call returns, so the engine may already be running it meanwhile.
+    // The deferred is attached after the push: only this thread settles its requests, and it
+    // does so after this call returns, so an engine may already be running it meanwhile.
+    request->BindClient(client_);
     Request* queued = request.get();
-    status = scheduler_.Submit(request);
+    status = core_->Submit(request);
     if (status.ok()) {
       napi_deferred deferred;
       napi_value promise;
@@ -156,24 +199,27 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
       return Napi::Value(env, promise);
     }
   }
-  // Refused (bad input, QUEUE_FULL, NO_DEVICE): a synchronous error, nothing was queued;
-  // lib/pool.ts turns it into a rejection.
+  // Refused (bad input, QUEUE_FULL, NO_DEVICE, CLOSED): a synchronous error, nothing was
+  // queued; lib/pool.ts turns it into a rejection.
   request->args.clear();
   request->kwargs.clear();
   ReleaseInputRefs(env, request->js_input_refs);
   throw Napi::Error(env, MakeError(env, status));
 }
 
-// cancel(id, code): settles a request that is still queued with ABORTED or TIMEOUT.
+// cancel(id, code): settles a request of this thread that is still queued with ABORTED or TIMEOUT.
 Napi::Value PoolWrap::Cancel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!core_) return Napi::Boolean::New(env, false);
   const uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   const bool timeout = info[1].As<Napi::String>().Utf8Value() == "TIMEOUT";
-  RequestPtr request = scheduler_.Cancel(id);
+  RequestPtr request = core_->Cancel(client_.get(), id);
   if (!request) return Napi::Boolean::New(env, false);
   request->status = timeout ? TimeoutStatus()
                             : Status(ErrorCode::kAborted, "the request was aborted before it started");
   Settle(env, *request);
+  request.reset();
+  FinishDetachIfIdle(env);
   return Napi::Boolean::New(env, true);
 }
 
@@ -185,7 +231,6 @@ void PoolWrap::BeginRequest(Napi::Env env) {
 }
 
 void PoolWrap::EndRequest(Napi::Env env) {
-  ++completed_;
   if (--in_flight_ == 0) {
     if (tsfn_live_) tsfn_.Unref(env);
     Unref();
@@ -207,16 +252,25 @@ Napi::Value PoolWrap::Drain(const Napi::CallbackInfo& info) {
 }
 
 void PoolWrap::DrainCompletions(Napi::Env env) {
-  for (RequestPtr& request : completions_.Drain()) {
+  if (!client_) return;
+  std::vector<RequestPtr> requests;
+  std::vector<EngineEvent> events;
+  client_->Drain(&requests, &events);
+  for (const EngineEvent& event : events) {
+    Napi::HandleScope scope(env);
+    EmitEngineUnhealthy(env, event);
+  }
+  for (RequestPtr& request : requests) {
     Napi::HandleScope scope(env);
     Settle(env, *request);
+    request.reset();
   }
+  FinishDetachIfIdle(env);
 }
 
 void PoolWrap::Settle(Napi::Env env, Request& request) {
   auto deferred = static_cast<napi_deferred>(request.js_deferred);
-  RecordLatency(request);
-  if (request.engine_became_unhealthy) EmitEngineUnhealthy(env, request);
+  core_->RecordLatency(request);
   Napi::Value value;
   Status status = request.status;
   if (status.ok()) {
@@ -231,36 +285,22 @@ void PoolWrap::Settle(Napi::Env env, Request& request) {
   request.args.clear();
   request.kwargs.clear();
   ReleaseInputRefs(env, request.js_input_refs);
+  client_->CountSettled(status.ok());
   if (status.ok()) {
     napi_resolve_deferred(env, deferred, value);
   } else {
-    ++failed_;
     napi_reject_deferred(env, deferred, MakeError(env, status));
   }
   EndRequest(env);
 }
 
-void PoolWrap::RecordLatency(const Request& request) {
-  if (request.engine < 0) return;  // never ran (aborted, timed out, closed)
-  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  const double queue = ms(request.started - request.enqueued);
-  const double compute = ms(request.finished - request.started);
-  const double total = ms(Clock::now() - request.enqueued);
-  for (LatencySet* set : {&pool_latency_, &engine_latency_[request.engine]}) {
-    set->queue.Add(queue);
-    set->compute.Add(compute);
-    set->total.Add(total);
-  }
-}
-
-void PoolWrap::EmitEngineUnhealthy(Napi::Env env, const Request& request) {
+void PoolWrap::EmitEngineUnhealthy(Napi::Env env, const EngineEvent& event) {
   if (on_event_.IsEmpty()) return;
-  const Engine& engine = *engines_[request.engine];
   Napi::Object details = Napi::Object::New(env);
-  details.Set("engine", request.engine);
-  details.Set("device", engine.config().device.str());
-  details.Set("instance", engine.config().instance);
-  details.Set("error", MakeError(env, request.status));
+  details.Set("engine", event.engine);
+  details.Set("device", event.device);
+  details.Set("instance", event.instance);
+  details.Set("error", MakeError(env, event.status));
   try {
     on_event_.Call({Napi::String::New(env, "engineUnhealthy"), details});
   } catch (const Napi::Error&) {
@@ -268,49 +308,87 @@ void PoolWrap::EmitEngineUnhealthy(Napi::Env env, const Request& request) {
   }
 }
 
-void PoolWrap::RejectQueued(Napi::Env env, ErrorCode code, const std::string& message) {
-  for (RequestPtr& request : scheduler_.CloseNow()) {
-    request->status = Status(code, message);
+void PoolWrap::SettleAll(Napi::Env env, std::vector<RequestPtr> requests, const Status& status) {
+  for (RequestPtr& request : requests) {
     Napi::HandleScope scope(env);
+    request->status = status;
     Settle(env, *request);
+    request.reset();
   }
 }
 
-// close(drain): stops accepting. Without drain, queued requests reject with CLOSED now; with
-// drain, engines run them first. close(false) during a drain rejects what is still queued.
+// close(drain). Owner: stops the engines for every thread. Without drain, queued requests
+// (of every thread) reject with CLOSED now; with drain, engines run them first; close(false)
+// during a drain rejects what is still queued. Attached: this thread stops using the pool; its
+// queued requests reject with CLOSED (or, with drain, run), and the promise resolves once its
+// running ones settled.
 Napi::Value PoolWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const bool drain = info[0].ToBoolean().Value();
-  const char* closed_message = "the pool was closed before this request ran";
+  const Status closed(ErrorCode::kClosed, "the pool was closed before this request ran");
   if (state_ == State::kClosing) {
-    if (!drain) RejectQueued(env, ErrorCode::kClosed, closed_message);
+    if (!drain) {
+      if (owner_) {
+        core_->CloseNow(closed);
+        DrainCompletions(env);
+      } else {
+        SettleAll(env, core_->TakeQueued(client_.get()), closed);
+        FinishDetachIfIdle(env);
+      }
+    }
     return env.Undefined();
   }
   if (state_ != State::kReady) ThrowError(env, ErrorCode::kInternal, "close() in the wrong state");
   state_ = State::kClosing;
-  if (drain) {
-    scheduler_.CloseWhenDrained();
-  } else {
-    RejectQueued(env, ErrorCode::kClosed, closed_message);
+  if (!owner_) {
+    napi_value promise;
+    NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &detach_deferred_, &promise), Napi::Value());
+    if (!drain) SettleAll(env, core_->TakeQueued(client_.get()), closed);
+    FinishDetachIfIdle(env);
+    return Napi::Value(env, promise);
   }
-  auto* worker = new CloseWorker(env, this);
+  if (drain) {
+    core_->CloseWhenDrained();
+  } else {
+    core_->CloseNow(closed);
+    DrainCompletions(env);  // this thread's share of them settles now
+  }
+  auto* worker = new CloseWorker(env, this, core_);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
 }
 
+void PoolWrap::FinishDetachIfIdle(Napi::Env env) {
+  if (owner_ || state_ != State::kClosing || in_flight_ > 0 || detach_deferred_ == nullptr) return;
+  client_->Detach();  // nothing of this thread is left in flight: returns at once
+  core_->RemoveClient(client_.get());
+  client_.reset();
+  state_ = State::kClosed;
+  napi_deferred deferred = detach_deferred_;
+  detach_deferred_ = nullptr;
+  ReleaseNativeHandles();
+  napi_resolve_deferred(env, deferred, env.Undefined());
+}
+
 void PoolWrap::OnEnginesJoined(Napi::Env env) {
   DrainCompletions(env);  // forwards that were running when close() was called
-  for (const auto& engine : engines_) final_engine_stats_.push_back(engine->Stats());
-  engines_.clear();       // frees the model replicas
+  core_->ReleaseEngines();
+  if (client_) {
+    client_->Detach();
+    core_->RemoveClient(client_.get());
+    client_.reset();
+  }
   state_ = State::kClosed;
   ReleaseNativeHandles();
 }
 
 Napi::Value PoolWrap::Signature(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!core_) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
+  const ForwardSignature& signature = core_->signature();
   Napi::Object result = Napi::Object::New(env);
-  const auto& arguments = signature_.arguments();
+  const auto& arguments = signature.arguments();
   Napi::Array inputs = Napi::Array::New(env, arguments.size());
   for (size_t i = 0; i < arguments.size(); ++i) {
     Napi::Object arg = Napi::Object::New(env);
@@ -320,7 +398,7 @@ Napi::Value PoolWrap::Signature(const Napi::CallbackInfo& info) {
     inputs.Set(static_cast<uint32_t>(i), arg);
   }
   result.Set("inputs", inputs);
-  result.Set("output", signature_.return_type());
+  result.Set("output", signature.return_type());
   return result;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
-// The native half of InferencePool: turns JS calls into Requests for the shared Scheduler and
-// settles their promises when engines hand them back through the CompletionQueue.
+// The native half of InferencePool, one object per JavaScript thread: turns JS calls into
+// Requests for the shared PoolCore and settles their promises when engines hand them back
+// through this thread's Client. The owner (load) creates the engines; an attached pool (attach)
+// uses the engines of a pool that another thread shared.
 
 #include <napi.h>
 
@@ -8,11 +10,10 @@
 #include <vector>
 
 #include "binding/errors.h"
-#include "engine/completion_queue.h"
+#include "engine/client.h"
 #include "engine/engine.h"
 #include "engine/forward_signature.h"
-#include "engine/latency_window.h"
-#include "engine/scheduler.h"
+#include "engine/pool_core.h"
 
 namespace torchpool {
 
@@ -20,8 +21,8 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new NativePool(onEvent, scheduleDrain): onEvent(name, details) reports engine health
-  // changes; scheduleDrain() is called when completions wait and must call drain() soon.
+  // new NativePool(onEvent, scheduleDrain, threadId): onEvent(name, details) reports engine
+  // health changes; scheduleDrain() is called when completions wait and must call drain() soon.
   explicit PoolWrap(const Napi::CallbackInfo& info);
   ~PoolWrap() override;
 
@@ -30,7 +31,6 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
                 SchedulerOptions options);
   void OnLoadFailed();
   void OnEnginesJoined(Napi::Env env);
-  std::vector<Engine*> EnginePointers() const;
 
  private:
   enum class State { kNew, kLoading, kReady, kClosing, kClosed };
@@ -50,6 +50,8 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   }
 
   Napi::Value Load(const Napi::CallbackInfo& info);
+  Napi::Value Attach(const Napi::CallbackInfo& info);
+  Napi::Value Share(const Napi::CallbackInfo& info);
   Napi::Value Infer(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
@@ -57,14 +59,17 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   Napi::Value Stats(const Napi::CallbackInfo& info);  // pool_stats.cc
   Napi::Value Signature(const Napi::CallbackInfo& info);
 
+  void Connect(std::shared_ptr<PoolCore> core, bool owner);
   void DrainCompletions(Napi::Env env);
   void Settle(Napi::Env env, Request& request);
-  void RecordLatency(const Request& request);
-  void EmitEngineUnhealthy(Napi::Env env, const Request& request);
-  void RejectQueued(Napi::Env env, ErrorCode code, const std::string& message);
+  void EmitEngineUnhealthy(Napi::Env env, const EngineEvent& event);
+  void SettleAll(Napi::Env env, std::vector<RequestPtr> requests, const Status& status);
   void BeginRequest(Napi::Env env);
   void EndRequest(Napi::Env env);
-  // Stops and joins every engine thread without touching JavaScript (teardown paths).
+  // An attached pool's close() completes once none of its requests is in flight any more.
+  void FinishDetachIfIdle(Napi::Env env);
+  // Teardown paths (environment cleanup, garbage collection): the owner closes the engines for
+  // every thread; an attached pool leaves, waiting for the forwards that read its memory.
   void ShutDownNow();
   void ReleaseNativeHandles();
 
@@ -77,16 +82,13 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   bool tsfn_live_ = false;
   bool cleanup_hook_live_ = false;
   Napi::FunctionReference on_event_;
-  Scheduler scheduler_;
-  CompletionQueue completions_;
-  std::vector<std::unique_ptr<Engine>> engines_;
-  ForwardSignature signature_;
+  uint64_t thread_id_ = 0;
+  bool owner_ = true;
+  bool held_for_sharing_ = false;  // an owner that shared stays alive until close()
+  std::shared_ptr<PoolCore> core_;
+  std::shared_ptr<Client> client_;
   size_t in_flight_ = 0;
-  uint64_t completed_ = 0;
-  uint64_t failed_ = 0;
-  LatencySet pool_latency_;
-  std::vector<LatencySet> engine_latency_;
-  std::vector<EngineStats> final_engine_stats_;  // kept when close() frees the engines
+  napi_deferred detach_deferred_ = nullptr;
 };
 
 }  // namespace torchpool

@@ -22,13 +22,14 @@ Engine::Engine(EngineConfig config, torch::jit::Module module)
 
 Engine::~Engine() { Engine::Join(); }
 
-void Engine::Start(Scheduler* scheduler, CompletionQueue* completions) {
+void Engine::Start(Scheduler* scheduler, CompletionSink* sink) {
   scheduler_ = scheduler;
-  completions_ = completions;
+  completions_ = sink;
   thread_ = std::thread([this] { Run(); });
 }
 
 void Engine::Join() {
+  std::lock_guard<std::mutex> lock(join_mutex_);
   if (thread_.joinable()) thread_.join();
 }
 
@@ -43,7 +44,7 @@ void Engine::Run() {
     for (RequestPtr& request : work.expired) {
       request->status = TimeoutStatus();
       request->finished = Clock::now();
-      completions_->Push(std::move(request));
+      completions_->Complete(std::move(request));
     }
     work.expired.clear();
     if (!work.batch.empty()) RunBatch(work.batch);
@@ -124,7 +125,7 @@ void Engine::Finish(std::vector<RequestPtr>& batch, Clock::duration busy) {
     if (!request->status.ok()) failures_.fetch_add(1, std::memory_order_relaxed);
     RecordHealth(*request);
   }
-  for (RequestPtr& request : batch) completions_->Push(std::move(request));
+  for (RequestPtr& request : batch) completions_->Complete(std::move(request));
 }
 
 void Engine::Execute(Request& request) {
@@ -170,10 +171,10 @@ void Engine::RecordHealth(Request& request) {
     return;
   }
   taken_out_ = true;
-  request.engine_became_unhealthy = true;
+  completions_->EngineUnhealthy(*this, request.status);
   for (RequestPtr& orphan : scheduler_->MarkUnhealthy(config_.index)) {
     orphan->finished = Clock::now();
-    completions_->Push(std::move(orphan));
+    completions_->Complete(std::move(orphan));
   }
 }
 

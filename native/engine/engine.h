@@ -1,15 +1,16 @@
 #pragma once
 // An engine is one model replica on one device with the native thread that runs its forwards.
 // Engines take work from the shared Scheduler (one request, or a batch of compatible ones) and
-// push results to the CompletionQueue; they never touch JavaScript values.
+// hand results to a CompletionSink (the PoolCore, which routes each to the thread that asked);
+// they never touch JavaScript values.
 
 #include <torch/script.h>
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <thread>
 
-#include "engine/completion_queue.h"
 #include "engine/execution_options.h"
 #include "engine/scheduler.h"
 
@@ -61,6 +62,16 @@ struct EngineStats {
   CudaEngineStats cuda;
 };
 
+class Engine;
+
+// Where engines hand finished requests and health changes (engine/pool_core.h).
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  virtual void Complete(RequestPtr request) = 0;
+  virtual void EngineUnhealthy(const Engine& engine, const Status& last_error) = 0;
+};
+
 // The CPU engine; CudaEngine (engine/cuda/) overrides how a batch runs. Make engines with
 // MakeEngine (engine_factory.h), which picks the class for the device.
 class Engine {
@@ -72,8 +83,9 @@ class Engine {
 
   // Runs each warmup shape through the forward before the engine serves (load thread).
   virtual Status Warmup();
-  void Start(Scheduler* scheduler, CompletionQueue* completions);
-  // Returns once the thread has finished its current forward and left the scheduler.
+  void Start(Scheduler* scheduler, CompletionSink* sink);
+  // Returns once the thread has finished its current forward and left the scheduler. Safe to
+  // call from several threads at once: the thread is joined exactly once.
   virtual void Join();
 
   virtual EngineStats Stats() const;
@@ -101,8 +113,9 @@ class Engine {
   torch::jit::Module module_;
   torch::jit::Method forward_;  // looked up once, not per request
   std::thread thread_;
+  std::mutex join_mutex_;
   Scheduler* scheduler_ = nullptr;
-  CompletionQueue* completions_ = nullptr;
+  CompletionSink* completions_ = nullptr;
   int consecutive_device_errors_ = 0;  // the thread that finishes batches only
   bool taken_out_ = false;             // the thread that finishes batches only
 

@@ -1,7 +1,7 @@
 #pragma once
-// One call of pool.infer(): built on the JS thread, queued in the Scheduler, run by an engine
-// thread (alone or merged into a batch), completed back on the JS thread. Ownership moves along
-// that path (scheduler -> engine -> completion queue).
+// One call of pool.infer(): built on a JS thread, queued in the Scheduler, run by an engine
+// thread (alone or merged into a batch), handed back to the Client of the JS thread that made
+// it. Ownership moves along that path (scheduler -> engine -> client).
 
 #include <ATen/core/ivalue.h>
 
@@ -16,9 +16,20 @@
 
 namespace torchpool {
 
+class Client;
+
 using Clock = std::chrono::steady_clock;
 
 struct Request {
+  Request() = default;
+  ~Request();  // tells its client it is gone (request.cc)
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+
+  // The JS thread that submitted it, which settles it. Counted by the client while alive.
+  void BindClient(std::shared_ptr<Client> owner);
+  const Client* client_ptr() const { return client.get(); }
+
   std::vector<c10::IValue> args;
   std::unordered_map<std::string, c10::IValue> kwargs;
 
@@ -34,7 +45,6 @@ struct Request {
   c10::IValue output;
   int engine = -1;
   int batch_size = 0;  // requests that shared the forward that produced `output`
-  bool engine_became_unhealthy = false;  // this request's failure took its engine out
   Clock::time_point enqueued;
   Clock::time_point started;
   Clock::time_point finished;
@@ -44,6 +54,8 @@ struct Request {
   // `args` / `kwargs` read their memory without a copy.
   void* js_deferred = nullptr;
   std::vector<void*> js_input_refs;
+
+  std::shared_ptr<Client> client;
 };
 
 using RequestPtr = std::unique_ptr<Request>;

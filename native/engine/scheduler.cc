@@ -246,13 +246,13 @@ bool Scheduler::Take(int engine, Work* work) {
   }
 }
 
-RequestPtr Scheduler::Cancel(uint64_t id) {
+RequestPtr Scheduler::Cancel(const Client* client, uint64_t id) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& lane : lanes_) {
     for (auto it = lane->levels.begin(); it != lane->levels.end(); ++it) {
       auto& fifo = it->second;
       for (size_t i = 0; i < fifo.size(); ++i) {
-        if (fifo[i]->id != id) continue;
+        if (fifo[i]->id != id || fifo[i]->client_ptr() != client) continue;
         RequestPtr request = Remove(*lane, fifo, i);
         if (fifo.empty()) lane->levels.erase(it);
         return request;
@@ -260,6 +260,25 @@ RequestPtr Scheduler::Cancel(uint64_t id) {
     }
   }
   return nullptr;
+}
+
+std::vector<RequestPtr> Scheduler::RemoveClient(const Client* client) {
+  std::vector<RequestPtr> removed;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& lane : lanes_) {
+    for (auto it = lane->levels.begin(); it != lane->levels.end();) {
+      auto& fifo = it->second;
+      for (size_t i = 0; i < fifo.size();) {
+        if (fifo[i]->client_ptr() == client) {
+          removed.push_back(Remove(*lane, fifo, i));
+        } else {
+          ++i;
+        }
+      }
+      it = fifo.empty() ? lane->levels.erase(it) : std::next(it);
+    }
+  }
+  return removed;
 }
 
 std::vector<RequestPtr> Scheduler::MarkUnhealthy(int engine) {

@@ -51,8 +51,11 @@ class Scheduler {
 
   // JS thread. On refusal (QUEUE_FULL, NO_DEVICE, CLOSED) `request` stays with the caller.
   Status Submit(RequestPtr& request);
-  // Removes a queued request; nullptr when it already started or finished.
-  RequestPtr Cancel(uint64_t id);
+  // Removes a queued request of `client` (ids are per JS thread); nullptr when it already
+  // started or finished.
+  RequestPtr Cancel(const Client* client, uint64_t id);
+  // Removes every queued request of `client` (its thread closes its pool or exits).
+  std::vector<RequestPtr> RemoveClient(const Client* client);
   // Refuses new work and hands back everything still queued.
   std::vector<RequestPtr> CloseNow();
   // Refuses new work; engines finish what is queued, then Take() returns false.
