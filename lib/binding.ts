@@ -52,6 +52,15 @@ export interface NativeEngineStats {
   cuda?: CudaEngineStats;
 }
 
+/**
+ * Process-wide libtorch switches as torchpool set them: the first pool that names one applies
+ * it; null when no pool has.
+ */
+export interface ProcessSettings {
+  cudnnBenchmark: boolean | null;
+  allowTF32: boolean | null;
+}
+
 /** One JavaScript thread that uses a pool (the owner's, or one that attached). */
 export interface NativeThreadStats {
   threadId: number;
@@ -66,6 +75,7 @@ export interface NativePoolStats {
   engines: NativeEngineStats[];
   threads: NativeThreadStats[];
   uptimeMs: number;
+  processSettings: ProcessSettings;
   queueDepth: number;
   inFlight: number;
   completed: number;
@@ -88,7 +98,8 @@ export interface NativeLoadOptions extends LoadPlan {
 export type NativeEventHandler = (name: 'engineUnhealthy', details: EngineUnhealthyEvent) => void;
 
 export interface NativePool {
-  load(options: NativeLoadOptions): Promise<void>;
+  /** Resolves with warnings about process-wide settings this pool asked for but could not change. */
+  load(options: NativeLoadOptions): Promise<{ warnings: string[] }>;
   /** Connects to the engines behind a share() token; throws CLOSED when they are gone. */
   attach(token: number): void;
   /** The token of this pool's engines in this process. */

@@ -66,9 +66,14 @@ export interface ExecutionOptions {
   cudaGraphs?: boolean;
   /** CUDA engines: graphs captured per engine (distinct shapes); default 8. */
   maxCudaGraphs?: number;
-  /** Process-wide `torch.backends.cudnn.benchmark`; left as libtorch has it when not given. */
+  /**
+   * Process-wide `torch.backends.cudnn.benchmark`; left as libtorch has it when not given. The
+   * first pool of the process that names it applies it; a later pool that asks otherwise leaves
+   * it (changing it under running pools would change their numerics) and emits a
+   * `TORCHPOOL_PROCESS_SETTING` warning. `stats().processSettings` shows what applies.
+   */
   cudnnBenchmark?: boolean;
-  /** Process-wide TF32 for cuBLAS matmuls and cuDNN convolutions; left as libtorch has it when not given. */
+  /** Process-wide TF32 for cuBLAS matmuls and cuDNN convolutions; applied once per process like `cudnnBenchmark`. */
   allowTF32?: boolean;
 }
 

@@ -102,7 +102,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     }
     const plan = planEngines(options);
     const { native, holder } = InferencePool.#newNative();
-    await native.load({ model: nativeModel, ...plan });
+    const { warnings } = await native.load({ model: nativeModel, ...plan });
+    for (const warning of warnings) process.emitWarning(`torchpool: ${warning}`, { code: 'TORCHPOOL_PROCESS_SETTING' });
     holder.pool = new InferencePool(native, { devices: plan.devices, scheduler: plan.scheduler }, true, plan.devices.length);
     return holder.pool;
   }

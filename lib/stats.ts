@@ -2,7 +2,7 @@
  * The shape of pool.stats(): native counters plus what is derived from them in JS.
  * @module
  */
-import type { NativePoolStats } from './binding.js';
+import type { NativePoolStats, ProcessSettings } from './binding.js';
 import type { BatchingSettings } from './options.js';
 
 /** Percentiles of one latency, in milliseconds, over the most recent requests (up to 2048). */
@@ -43,6 +43,11 @@ export interface CudaEngineStats {
     pageableBytes: number;
     /** Staging requests the pool could not serve. */
     fallbacks: number;
+    /**
+     * cudaHostAlloc calls so far. The pool is sized at warmup for every batch size the warmup
+     * shapes can merge into, so this stays flat under load (each call takes a driver-wide lock).
+     */
+    allocations: number;
   };
   graphs: {
     captured: number;
@@ -50,7 +55,7 @@ export interface CudaEngineStats {
     /** Set when a capture failed and the engine runs eagerly. */
     disabledReason?: string;
   };
-  /** Forwards that ran out of device memory (the engine freed libtorch's cache after each). */
+  /** Forwards that ran out of device memory (the allocator freed this GPU's cache and retried first; a merged batch's members then ran alone). */
   outOfMemory: number;
   memory: {
     /** The device's free and total memory (all processes). */
@@ -136,6 +141,8 @@ export interface PoolStats {
   latency: LatencyStats;
   /** Since the engines were created (on the owner's thread). */
   uptimeMs: number;
+  /** cudnnBenchmark / allowTF32 as they apply to the whole process (the first pool that named them set them). */
+  processSettings: ProcessSettings;
   closed: boolean;
 }
 
@@ -177,6 +184,7 @@ export class StatsTracker {
       batching: settings,
       latency: raw.latency,
       threads: raw.threads.map((t) => ({ ...t })),
+      processSettings: { ...raw.processSettings },
       uptimeMs,
       closed,
     };

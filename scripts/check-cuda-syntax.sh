@@ -24,18 +24,41 @@ cat > "$generated/c10/cuda/impl/cuda_cmake_macros.h" <<'H'
 // Supplied by scripts/check-cuda-syntax.sh: a CUDA build of libtorch generates this file.
 #define C10_CUDA_BUILD_SHARED_LIBS
 H
+# The same API probes the real build runs (scripts/cmake/probe_torch_apis.cmake), through a
+# throwaway CMake project against these headers.
+probe=$generated/probe
+mkdir -p "$probe"
+cat > "$probe/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.18)
+project(torchpool_probe LANGUAGES CXX)
+set(CMAKE_CXX_STANDARD 17)
+find_package(Torch REQUIRED PATHS "$torch_include/../lib/x86_64-linux-gnu/cmake" "$torch_include/../share/cmake")
+find_package(CUDAToolkit REQUIRED)
+set(TORCHPOOL_PROBE_EXTRA_INCLUDES "$generated")
+include("$root/scripts/cmake/probe_torch_apis.cmake")
+add_library(probe STATIC probe.cc)
+torchpool_probe_cuda_apis(probe)
+CMAKE
+echo 'int probe;' > "$probe/probe.cc"
+api_defines=()
+if cmake -S "$probe" -B "$probe/build" -DCUDAToolkit_ROOT="$cuda" > "$probe/log" 2>&1; then
+  api=$(sed -n 's/.*graph-capture cleanup through \(TORCHPOOL_[A-Z_]*\).*/\1/p' "$probe/log")
+  [[ -n $api ]] && api_defines=("-D$api=1")
+else
+  echo "check-cuda-syntax: API probe failed (continuing without it):"; tail -5 "$probe/log"
+fi
 napi=$(node -p "require('path').dirname(require.resolve('node-addon-api/package.json'))" 2>/dev/null || true)
 node_api=$(node -p "require('node-api-headers').include_dir" 2>/dev/null || true)
 units=("$root"/native/engine/cuda/*.cc "$root/native/engine/engine_factory.cc")
 failed=0
 for unit in "${units[@]}"; do
   if ! "$cxx" -std=c++17 -fsyntax-only -Wall -Wextra -Wno-unused-parameter \
-      -DTORCHPOOL_WITH_CUDA=1 -DNAPI_VERSION=8 \
+      -DTORCHPOOL_WITH_CUDA=1 -DNAPI_VERSION=8 "${api_defines[@]}" \
       -I"$root/native" -I"$generated" -I"$cuda/include" \
       -I"$torch_include" -I"$torch_include/torch/csrc/api/include" \
       ${napi:+-I"$napi"} ${node_api:+-I"$node_api"} "$unit"; then
     echo "check-cuda-syntax: FAILED: ${unit#$root/}"; failed=1
   fi
 done
-[[ $failed == 0 ]] && echo "check-cuda-syntax: ${#units[@]} CUDA translation units compile against $(basename "$cuda") headers and libtorch $(awk '/define TORCH_VERSION_(MAJOR|MINOR)/ {printf "%s%s", sep, $3; sep="."}' "$torch_include/torch/csrc/api/include/torch/version.h" 2>/dev/null)"
+[[ $failed == 0 ]] && echo "check-cuda-syntax: ${#units[@]} CUDA translation units (${api_defines[*]:-no capture API}) compile against $(basename "$cuda") headers and libtorch $(awk '/define TORCH_VERSION_(MAJOR|MINOR)/ {printf "%s%s", sep, $3; sep="."}' "$torch_include/torch/csrc/api/include/torch/version.h" 2>/dev/null)"
 exit $failed

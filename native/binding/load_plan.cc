@@ -3,6 +3,9 @@
 
 #include <ATen/Context.h>
 
+#include <functional>
+#include <mutex>
+
 #include "binding/dtypes.h"
 #include "binding/errors.h"
 #include "binding/pool_workers.h"
@@ -92,17 +95,60 @@ LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options) {
   plan.scheduler.spin = std::chrono::microseconds(static_cast<int64_t>(number("spinMicros")));
   plan.scheduler.priority_aging = std::chrono::microseconds(static_cast<int64_t>(number("priorityAgingMs") * 1000));
   plan.scheduler.max_queue_size = static_cast<size_t>(number("maxQueueSize"));
+  for (EngineConfig& config : plan.engines) config.max_batch_rows = plan.scheduler.max_batch_rows;
   return plan;
 }
 
-void ApplyGlobalSettings(const LoadPlan& plan) {
-  // Process-wide libtorch switches: set only when the pool options name them.
-  at::Context& context = at::globalContext();
-  if (plan.cudnn_benchmark >= 0) context.setBenchmarkCuDNN(plan.cudnn_benchmark == 1);
-  if (plan.allow_tf32 >= 0) {
-    context.setAllowTF32CuBLAS(plan.allow_tf32 == 1);
-    context.setAllowTF32CuDNN(plan.allow_tf32 == 1);
+namespace {
+
+// What torchpool set process-wide, and by which pool first: -1 unset, 0 false, 1 true.
+struct ProcessSettings {
+  std::mutex mutex;
+  int cudnn_benchmark = -1;
+  int allow_tf32 = -1;
+};
+
+ProcessSettings& Settings() {
+  static ProcessSettings* settings = new ProcessSettings();  // shared by every thread, never freed
+  return *settings;
+}
+
+// The first pool that names a switch sets it; a later pool that asks otherwise leaves it and
+// is told, because changing it would change the numerics of the pools already running.
+void ApplyOnce(int wanted, int* applied, const char* name, std::vector<std::string>* warnings,
+               const std::function<void(bool)>& set) {
+  if (wanted < 0) return;
+  if (*applied < 0) {
+    set(wanted == 1);
+    *applied = wanted;
+  } else if (*applied != wanted) {
+    warnings->push_back(std::string(name) + ": this pool asked for " + (wanted ? "true" : "false") +
+                        ", but an earlier pool of this process set it to " + (*applied ? "true" : "false") +
+                        "; it is process-wide and only the first pool's choice applies (left as it is)");
   }
+}
+
+}  // namespace
+
+std::vector<std::string> ApplyGlobalSettings(const LoadPlan& plan) {
+  std::vector<std::string> warnings;
+  ProcessSettings& settings = Settings();
+  std::lock_guard<std::mutex> lock(settings.mutex);
+  at::Context& context = at::globalContext();
+  ApplyOnce(plan.cudnn_benchmark, &settings.cudnn_benchmark, "cudnnBenchmark", &warnings,
+            [&context](bool on) { context.setBenchmarkCuDNN(on); });
+  ApplyOnce(plan.allow_tf32, &settings.allow_tf32, "allowTF32", &warnings, [&context](bool on) {
+    context.setAllowTF32CuBLAS(on);
+    context.setAllowTF32CuDNN(on);
+  });
+  return warnings;
+}
+
+void ProcessSettingsSnapshot(int* cudnn_benchmark, int* allow_tf32) {
+  ProcessSettings& settings = Settings();
+  std::lock_guard<std::mutex> lock(settings.mutex);
+  *cudnn_benchmark = settings.cudnn_benchmark;
+  *allow_tf32 = settings.allow_tf32;
 }
 
 }  // namespace torchpool

@@ -1,6 +1,7 @@
 // PoolWrap::Stats: the counters behind pool.stats(). Engine counters are atomics written by the
 // engine threads; latency windows live on the JS thread; lanes are read under the scheduler lock.
 
+#include "binding/pool_workers.h"
 #include "binding/pool_wrap.h"
 
 namespace torchpool {
@@ -55,6 +56,7 @@ Napi::Object CudaStatsToJs(Napi::Env env, const CudaEngineStats& c) {
   pinned.Set("copiedBytes", n(c.pinned_bytes));
   pinned.Set("pageableBytes", n(c.pageable_bytes));
   pinned.Set("fallbacks", n(c.pageable_fallbacks));
+  pinned.Set("allocations", n(c.pinned_allocations));
   out.Set("pinned", pinned);
   Napi::Object graphs = Napi::Object::New(env);
   graphs.Set("captured", n(c.graphs_captured));
@@ -113,6 +115,13 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("latency", LatencyToJs(env, core, -1));
   stats.Set("threads", ThreadsToJs(env, core.ClientStatsSnapshot()));
   stats.Set("uptimeMs", core.uptime_ms());
+  int cudnn_benchmark = -1, allow_tf32 = -1;
+  ProcessSettingsSnapshot(&cudnn_benchmark, &allow_tf32);
+  Napi::Object process = Napi::Object::New(env);
+  auto tri = [&env](int v) { return v < 0 ? env.Null() : Napi::Boolean::New(env, v == 1).As<Napi::Value>(); };
+  process.Set("cudnnBenchmark", tri(cudnn_benchmark));
+  process.Set("allowTF32", tri(allow_tf32));
+  stats.Set("processSettings", process);
   return stats;
 }
 

@@ -2,6 +2,7 @@
 
 #include "binding/errors.h"
 #include "binding/pool_wrap.h"
+#include "engine/device_scope.h"
 #include "engine/engine_factory.h"
 
 namespace torchpool {
@@ -33,8 +34,12 @@ void LoadWorker::Execute() {
     status_ = ReadModelFile(plan_.model_path, &model);
     if (!status_.ok()) return;
   }
-  ApplyGlobalSettings(plan_);
+  status_ = CheckEnginePlan(plan_.engines);
+  if (!status_.ok()) return;
+  warnings_ = ApplyGlobalSettings(plan_);
   for (const EngineConfig& config : plan_.engines) {
+    // Everything an engine creates at load (replica, streams, events, warmup) on its own GPU.
+    DeviceScope device_scope(config.device);
     torch::jit::Module module;
     status_ = LoadReplica(model, config.device, plan_.optimize, config.execution, &module);
     if (!status_.ok()) return;
@@ -56,7 +61,11 @@ void LoadWorker::OnOK() {
   Napi::Env env = Env();
   if (status_.ok()) {
     pool_->OnLoaded(std::move(engines_), std::move(signature_), plan_.scheduler);
-    deferred_.Resolve(env.Undefined());
+    Napi::Array warnings = Napi::Array::New(env, warnings_.size());
+    for (size_t i = 0; i < warnings_.size(); ++i) warnings.Set(static_cast<uint32_t>(i), warnings_[i]);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("warnings", warnings);
+    deferred_.Resolve(result);
   } else {
     engines_.clear();
     pool_->OnLoadFailed();

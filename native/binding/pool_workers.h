@@ -27,9 +27,12 @@ struct LoadPlan {
   int allow_tf32 = -1;
 };
 
-// load_plan.cc: JS plan -> LoadPlan (JS thread), and the process-wide switches it names.
+// load_plan.cc: JS plan -> LoadPlan (JS thread), and the process-wide switches it names:
+// applied by the first pool that names them; the warnings say where a later pool differed.
 LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options);
-void ApplyGlobalSettings(const LoadPlan& plan);
+std::vector<std::string> ApplyGlobalSettings(const LoadPlan& plan);
+// -1: no pool set it; 0 / 1: the value the first pool set.
+void ProcessSettingsSnapshot(int* cudnn_benchmark, int* allow_tf32);
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
@@ -48,6 +51,7 @@ class LoadWorker : public Napi::AsyncWorker {
   size_t buffer_size_ = 0;
   Napi::Promise::Deferred deferred_;
   Status status_;
+  std::vector<std::string> warnings_;
   std::vector<std::unique_ptr<Engine>> engines_;
   ForwardSignature signature_;
 };

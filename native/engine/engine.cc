@@ -5,6 +5,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "engine/batching.h"
+#include "engine/device_scope.h"
 #include "engine/ivalue_tensors.h"
 #include "engine/precision.h"
 
@@ -34,9 +35,11 @@ void Engine::Join() {
 }
 
 void Engine::Run() {
-  // OpenMP thread counts are per OS thread, so each engine sets its own.
+  // OpenMP thread counts are per OS thread, so each engine sets its own. A CUDA engine's thread
+  // works on its own GPU for its whole life.
   at::init_num_threads();
   at::set_num_threads(config_.intra_op_threads);
+  SetThreadDevice(config_.device);
   Work work;
   for (;;) {
     BeforeTake();

@@ -22,6 +22,7 @@ struct EngineConfig {
   c10::Device device = c10::Device(c10::kCPU);
   int intra_op_threads = 1;
   int unhealthy_after = 3;  // consecutive device errors that take the engine out; 0: never
+  int64_t max_batch_rows = 1;  // the most rows a merged batch can have (maxBatchSize)
   ExecutionOptions execution;
 };
 
@@ -36,6 +37,7 @@ struct CudaEngineStats {
   uint64_t pinned_bytes = 0;       // bytes copied through pinned staging (both directions)
   uint64_t pageable_bytes = 0;     // bytes copied from or to pageable memory: pool exhausted or off
   uint64_t pageable_fallbacks = 0;  // staging requests the pinned pool could not serve
+  uint64_t pinned_allocations = 0;  // cudaHostAlloc calls (at warmup, then only for new sizes)
   uint64_t overlapped = 0;         // batches copied in while the previous forward still ran
   uint64_t graphs_captured = 0;
   uint64_t graph_replays = 0;

@@ -14,4 +14,8 @@ std::unique_ptr<Engine> MakeEngine(EngineConfig config, torch::jit::Module modul
   return std::make_unique<Engine>(std::move(config), std::move(module));
 }
 
+#ifndef TORCHPOOL_WITH_CUDA
+Status CheckEnginePlan(const std::vector<EngineConfig>&) { return Status::Ok(); }
+#endif
+
 }  // namespace torchpool

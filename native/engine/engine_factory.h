@@ -10,4 +10,10 @@ namespace torchpool {
 
 std::unique_ptr<Engine> MakeEngine(EngineConfig config, torch::jit::Module module);
 
+// Refuses, before anything loads, a plan this libtorch cannot run safely: CUDA graphs on
+// libtorch before 2.1 capture process-wide (not per thread), so while one engine captures,
+// every other CUDA engine's allocations and event queries fail. There, cudaGraphs needs its
+// engine to be the only CUDA engine in the process.
+Status CheckEnginePlan(const std::vector<EngineConfig>& engines);
+
 }  // namespace torchpool

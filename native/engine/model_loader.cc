@@ -1,5 +1,6 @@
 #include "engine/model_loader.h"
 
+#include "engine/device_scope.h"
 #include "engine/precision.h"
 
 #include <torch/cuda.h>
@@ -67,6 +68,9 @@ std::string LoadHint(const std::string& message) {
 Status LoadReplica(const ModelBytes& model, const c10::Device& device, bool optimize,
                    const ExecutionOptions& execution, torch::jit::Module* out) {
   TORCHPOOL_RETURN_IF_ERROR(CheckDeviceAvailable(device));
+  // Loading, casting, freezing and optimize_for_inference create tensors on the current device
+  // wherever the model says just "cuda" (constants, folded buffers): make that this engine's GPU.
+  DeviceScope device_scope(device);
   torch::jit::Module module;
   try {
     std::istringstream stream(model.bytes);

@@ -41,4 +41,14 @@ class AutocastScope {
   bool previous_ = false;
 };
 
+// Autocast caches fp16 copies of the weights it casts (per thread in libtorch 1.13, per process
+// later). They would outlive the engine: drop them when it stops and after its warmup.
+inline void ClearAutocastCache(bool autocast) {
+  if (!autocast) return;
+  try {
+    at::autocast::clear_cache();
+  } catch (...) {
+  }
+}
+
 }  // namespace torchpool

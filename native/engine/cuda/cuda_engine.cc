@@ -5,10 +5,15 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <torch/version.h>
+
 #include <cstdio>
 
 #include "engine/batching.h"
 #include "engine/cuda/autocast_scope.h"
+#include "engine/cuda/device_context.h"
+#include "engine/device_scope.h"
+#include "engine/engine_factory.h"
 #include "engine/ivalue_tensors.h"
 #include "engine/precision.h"
 
@@ -40,6 +45,45 @@ std::vector<at::Tensor> Column(const std::vector<RequestPtr>& members, Pick pick
 
 }  // namespace
 
+// --- Process-wide: graphs on libtorch < 2.1 --------------------------------------------------
+
+namespace {
+
+// Live CUDA engines of the process, and how many of them capture graphs.
+std::atomic<int> live_cuda_engines{0};
+std::atomic<int> live_graph_engines{0};
+
+}  // namespace
+
+Status CheckEnginePlan(const std::vector<EngineConfig>& engines) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  (void)engines;
+  return Status::Ok();  // thread-local capture: engines do not disturb each other
+#else
+  int cuda = 0;
+  bool graphs = false;
+  for (const EngineConfig& config : engines) {
+    if (!config.device.is_cuda()) continue;
+    ++cuda;
+    graphs = graphs || config.execution.cuda_graphs;
+  }
+  const std::string why =
+      "libtorch " TORCH_VERSION " captures CUDA graphs process-wide (thread-local capture needs "
+      "libtorch 2.1 or later), so while one engine captured, every other CUDA engine's work would fail";
+  if (graphs && (cuda > 1 || live_cuda_engines.load() > 0)) {
+    return Status(ErrorCode::kInvalidArg,
+                  "cudaGraphs needs its engine to be the only CUDA engine in the process here: " + why +
+                      ". Use one CUDA engine (one device, instancesPerDevice: 1) or upgrade libtorch");
+  }
+  if (cuda > 0 && live_graph_engines.load() > 0) {
+    return Status(ErrorCode::kInvalidArg,
+                  "another pool in this process captures CUDA graphs on its only CUDA engine: " + why +
+                      ". Close it, turn its cudaGraphs off, or upgrade libtorch");
+  }
+  return Status::Ok();
+#endif
+}
+
 CudaEngine::CudaEngine(EngineConfig config, torch::jit::Module module)
     : Engine(std::move(config), std::move(module)),
       device_index_(config_.device.index()),
@@ -50,7 +94,9 @@ CudaEngine::CudaEngine(EngineConfig config, torch::jit::Module module)
       pinned_(config_.execution.pinned_memory_bytes),
       staging_(&pinned_, config_.device),
       graphs_(config_.execution.max_cuda_graphs) {
-  c10::cuda::CUDAGuard device_guard(device_index_);
+  // The load thread made this device current before creating the engine (pool_workers.cc), so
+  // the streams above were made on it; this scope covers the events.
+  DeviceScope device_scope(config_.device);
   const int depth = std::max(1, config_.execution.pipeline_depth);
   for (int i = 0; i < depth; ++i) {
     auto slot = std::make_unique<Slot>();
@@ -60,9 +106,13 @@ CudaEngine::CudaEngine(EngineConfig config, torch::jit::Module module)
     slots_.push_back(std::move(slot));
   }
   completion_thread_ = std::thread([this] { CompletionLoop(); });
+  live_cuda_engines.fetch_add(1);
+  if (config_.execution.cuda_graphs) live_graph_engines.fetch_add(1);
 }
 
 CudaEngine::~CudaEngine() {
+  live_cuda_engines.fetch_sub(1);
+  if (config_.execution.cuda_graphs) live_graph_engines.fetch_sub(1);
   CudaEngine::Join();
   {
     std::lock_guard<std::mutex> lock(slots_mutex_);
@@ -72,7 +122,8 @@ CudaEngine::~CudaEngine() {
   if (completion_thread_.joinable()) completion_thread_.join();
   // Everything CUDA goes before the context: graphs (GraphCache), events here, pinned blocks in
   // ~PinnedPool. Errors are ignored: at process exit the runtime may already be shutting down.
-  c10::cuda::CUDAGuard device_guard(device_index_);
+  DeviceScope device_scope(config_.device);
+  ClearAutocastCache(config_.execution.precision == Precision::kAutocast);
   cudaStreamSynchronize(compute_stream_.stream());
   cudaStreamSynchronize(copy_stream_.stream());
   for (auto& slot : slots_) {
@@ -122,6 +173,9 @@ void CudaEngine::AfterQueueClosed() {
   // The engine thread leaves only after every batch it launched was completed.
   std::unique_lock<std::mutex> lock(slots_mutex_);
   slot_freed_.wait(lock, [this] { return free_slots_.size() == slots_.size(); });
+  lock.unlock();
+  // libtorch 1.13 keeps autocast's fp16 weight copies per thread: drop this thread's.
+  ClearAutocastCache(config_.execution.precision == Precision::kAutocast);
 }
 
 // --- Engine thread: launch ------------------------------------------------------------------
@@ -184,9 +238,10 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
   slot->started = Clock::now();
   in_flight_.fetch_add(static_cast<int>(members.size()), std::memory_order_relaxed);
   const ExecutionOptions& options = config_.execution;
+  // Outside the try: the failure path below touches CUDA too and must run on this device.
+  DeviceScope device_scope(config_.device);
   try {
     c10::InferenceMode inference_mode;
-    c10::cuda::CUDAGuard device_guard(device_index_);
     // Copy-in runs while the previous batch may still compute: that is the overlap we count.
     if (last_done_ != nullptr && cudaEventQuery(last_done_) == cudaErrorNotReady) {
       overlapped_.fetch_add(1, std::memory_order_relaxed);
@@ -241,25 +296,31 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
       }
     }
     slot->output = MapTensors(output, [&](const at::Tensor& t) {
-      return staging_.ToHost(CastOutput(t, options), compute_stream_.stream(), &slot->buffers);
+      // An output the model put on another GPU: libtorch's cross-device copy orders it against
+      // that device's stream and ours; a raw copy on our stream would race with its producer.
+      const at::Tensor own = t.is_cuda() && t.get_device() != device_index_ ? t.to(config_.device) : t;
+      return staging_.ToHost(CastOutput(own, options), compute_stream_.stream(), &slot->buffers);
     });
     C10_CUDA_CHECK(cudaEventRecord(slot->done, compute_stream_.stream()));
     last_done_ = slot->done;
     return Status::Ok();
   } catch (...) {
     Status status = SummarizeForwardError(StatusFromCurrentException(ErrorCode::kForward));
-    // Copies may have been queued from this slot's pinned blocks: wait for them before the
-    // blocks are reused.
-    cudaStreamSynchronize(copy_stream_.stream());
-    cudaStreamSynchronize(compute_stream_.stream());
-    cudaGetLastError();
-    staging_.Release(&slot->buffers);
-    slot->output = c10::IValue();
-    if (status.code() == ErrorCode::kOutOfMemory) {
-      // Give the cached blocks back so the next (smaller) batch has room.
-      out_of_memory_.fetch_add(1, std::memory_order_relaxed);
-      c10::cuda::CUDACachingAllocator::emptyCache();
+    // Nothing here may throw: an exception from a handler would end the process.
+    try {
+      // Copies may have been queued from this slot's pinned blocks: wait for them before the
+      // blocks are reused.
+      cudaStreamSynchronize(copy_stream_.stream());
+      cudaStreamSynchronize(compute_stream_.stream());
+      cudaGetLastError();
+      staging_.Release(&slot->buffers);
+      slot->output = c10::IValue();
+    } catch (...) {
     }
+    // Out of memory: no emptyCache() here. It empties every GPU's cache and throws while any
+    // engine captures a graph; the caching allocator already freed this device's cached blocks
+    // and retried before it gave up, and the batch's members now run alone, in less memory.
+    if (status.code() == ErrorCode::kOutOfMemory) out_of_memory_.fetch_add(1, std::memory_order_relaxed);
     in_flight_.fetch_sub(static_cast<int>(members.size()), std::memory_order_relaxed);
     return status;
   }
@@ -324,6 +385,8 @@ void CudaEngine::Complete(Slot* slot) {
 }
 
 void CudaEngine::CompletionLoop() {
+  // It waits on this device's events and frees its tensors: its device, not cuda:0.
+  SetThreadDevice(config_.device);
   for (;;) {
     Slot* slot = nullptr;
     {
@@ -335,31 +398,6 @@ void CudaEngine::CompletionLoop() {
     }
     Complete(slot);
   }
-}
-
-// --- Load thread: warmup --------------------------------------------------------------------
-
-Status CudaEngine::Warmup() {
-  // Three runs per shape: TorchScript optimises on the second, a CUDA graph is captured on the
-  // third (cudaGraphs), and cuDNN has picked its algorithms by then.
-  for (const WarmupShape& shape : config_.execution.warmup) {
-    for (int i = 0; i < 3; ++i) {
-      std::vector<RequestPtr> members;
-      members.push_back(std::make_unique<Request>());
-      members.front()->args = WarmupInputs(shape, c10::Device(c10::kCPU));
-      Slot* slot = AcquireSlot();
-      bool unsplittable = false;
-      Status status = Launch(members, slot, &unsplittable);
-      c10::IValue output;
-      if (status.ok()) {
-        status = Collect(slot, &output);
-        in_flight_.fetch_sub(1, std::memory_order_relaxed);
-      }
-      ReturnSlot(slot);
-      if (!status.ok()) return Status(status.code(), "warmup failed: " + status.message());
-    }
-  }
-  return Status::Ok();
 }
 
 // --- Stats (JS thread) ------------------------------------------------------------------------
@@ -376,21 +414,20 @@ EngineStats CudaEngine::Stats() const {
   cuda.pinned_reserved = pinned.reserved;
   cuda.pinned_in_use = pinned.in_use;
   cuda.pageable_fallbacks = pinned.fallbacks;
+  cuda.pinned_allocations = pinned.allocations;
   cuda.pinned_bytes = staging_.pinned_bytes();
   cuda.pageable_bytes = staging_.pageable_bytes();
   cuda.overlapped = overlapped_.load(std::memory_order_relaxed);
   cuda.out_of_memory = out_of_memory_.load(std::memory_order_relaxed);
   cuda.graphs_captured = graphs_.captured();
   cuda.graph_replays = graphs_.replays();
-  // The device as a whole (other engines and processes included), and what libtorch's caching
-  // allocator holds on it.
-  c10::cuda::CUDAGuard device_guard(device_index_);
-  size_t free_bytes = 0, total_bytes = 0;
-  if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+  // The device as a whole (other engines and processes included), read without switching this
+  // (JS) thread's device, and what libtorch's caching allocator holds on it.
+  uint64_t free_bytes = 0, total_bytes = 0;
+  if (DeviceMemory(device_index_, &free_bytes, &total_bytes, nullptr)) {
     cuda.memory_free = free_bytes;
     cuda.memory_total = total_bytes;
   }
-  cudaGetLastError();
   auto allocator = c10::cuda::CUDACachingAllocator::getDeviceStats(device_index_);
   cuda.torch_allocated = static_cast<uint64_t>(allocator.allocated_bytes[0].current);
   cuda.torch_reserved = static_cast<uint64_t>(allocator.reserved_bytes[0].current);

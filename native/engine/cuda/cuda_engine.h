@@ -62,6 +62,11 @@ class CudaEngine : public Engine {
   void Complete(Slot* slot);  // completion thread
   void CompletionLoop();
 
+  // cuda_warmup.cc: after the warmup runs, reserve the pinned blocks the warmed shapes need at
+  // every batch size they can merge into, `pipelineDepth` deep.
+  void ReserveStaging(const std::vector<int64_t>& input_row_bytes, const std::vector<int64_t>& output_row_bytes,
+                      int64_t rows);
+
   Slot* AcquireSlot();  // blocks while pipelineDepth batches are in flight
   void Submit(Slot* slot);
   void ReturnSlot(Slot* slot);

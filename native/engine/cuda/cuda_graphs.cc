@@ -1,5 +1,8 @@
 #include "engine/cuda/cuda_graphs.h"
 
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime.h>
 #include <torch/version.h>
 
@@ -25,6 +28,70 @@ std::string GraphCache::Key(const std::vector<at::Tensor>& inputs) {
   return key;
 }
 
+namespace {
+
+// MempoolId_t moved between namespaces over libtorch versions; this is whatever it is here.
+using PoolId = decltype(at::cuda::graph_pool_handle());
+
+// The caching allocator routes a capture's allocations to a private pool between capture_begin
+// and capture_end, and CUDAGraph releases that pool only for a capture that ended cleanly. When
+// the forward throws mid-capture (or the capture was invalidated, say by a host sync), both
+// must be undone here, or freed blocks are deferred forever and the allocator's out-of-memory
+// retry is skipped on this device. The functions moved between libtorch versions; CMake probes
+// which ones this libtorch has (CMakeLists.txt, TORCHPOOL_ALLOC_*). Never throws.
+void AbandonCapture(at::cuda::CUDAGraph* graph, c10::DeviceIndex device, PoolId pool,
+                    cudaStream_t stream, unsigned long long capture_id) {
+  namespace alloc = c10::cuda::CUDACachingAllocator;
+  cudaStreamCaptureStatus state = cudaStreamCaptureStatusNone;
+  cudaStreamIsCapturing(stream, &state);
+  cudaGetLastError();
+  const bool valid = state == cudaStreamCaptureStatusActive;
+  try {
+    // A valid capture (the forward raised a C++ error) ends normally, and destroying the graph
+    // releases its pool. An invalidated one fails inside, at cudaStreamEndCapture; libtorch
+    // 1.13 and 2.0 end (part of) the allocator's routing before that point.
+    graph->capture_end();
+    return;
+  } catch (...) {
+    cudaGetLastError();
+  }
+  // If a valid capture failed later than cudaStreamEndCapture (instantiation), the graph's
+  // destructor releases the pool; releasing it here too would assert in that destructor.
+  if (valid) return;
+  cudaStreamIsCapturing(stream, &state);
+  if (state != cudaStreamCaptureStatusNone) {
+    cudaGraph_t partial = nullptr;
+    cudaStreamEndCapture(stream, &partial);
+    if (partial != nullptr) cudaGraphDestroy(partial);
+  }
+  cudaGetLastError();
+  try {
+#if defined(TORCHPOOL_ALLOC_END_ALLOCATE_TO_POOL)
+    // (The newest libtorch also routes its pinned host allocator during a capture; torchpool
+    // stages through pinned memory of its own, so nothing of ours lands there.)
+    alloc::endAllocateToPool(device, pool);
+    alloc::releasePool(device, pool);
+#elif defined(TORCHPOOL_ALLOC_END_ALLOCATE_STREAM_TO_POOL)
+    alloc::endAllocateStreamToPool(device, stream);
+    alloc::releasePool(device, pool);
+#elif defined(TORCHPOOL_ALLOC_NOTIFY_CAPTURE_ENDED)
+    alloc::notifyCaptureEnded(device, capture_id);
+    alloc::notifyCaptureDestroy(device, pool);
+#elif defined(TORCHPOOL_ALLOC_NOTIFY_CAPTURE_END)
+    // capture_end() already called notifyCaptureEnd before it failed.
+    alloc::notifyCaptureDestroy(device, pool);
+#endif
+  } catch (...) {
+    // Nothing more can be done; graphs are off for this engine from now on anyway.
+  }
+  cudaGetLastError();
+  (void)device;
+  (void)pool;
+  (void)capture_id;
+}
+
+}  // namespace
+
 bool GraphCache::Capture(Entry& entry, const std::vector<at::Tensor>& inputs,
                          const ForwardFn& forward) {
   auto graph = std::make_unique<at::cuda::CUDAGraph>();
@@ -34,15 +101,22 @@ bool GraphCache::Capture(Entry& entry, const std::vector<at::Tensor>& inputs,
     statics.push_back(t.clone());
     args.emplace_back(statics.back());
   }
+  // Kept here, not read back from the graph, so that a failed capture can be cleaned up.
+  const c10::DeviceIndex device = c10::cuda::current_device();
+  const PoolId pool = at::cuda::graph_pool_handle();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
+  unsigned long long capture_id = 0;
   bool began = false;
   try {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
     // Thread-local: other engines (other threads) keep running while this one captures.
-    graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+    graph->capture_begin(pool, cudaStreamCaptureModeThreadLocal);
 #else
-    graph->capture_begin();
+    graph->capture_begin(pool);
 #endif
     began = true;
+    cudaStreamCaptureStatus state = cudaStreamCaptureStatusNone;
+    if (cudaStreamGetCaptureInfo(stream, &state, &capture_id) != cudaSuccess) cudaGetLastError();
     c10::IValue output = forward(std::move(args));
     graph->capture_end();
     entry.graph = std::move(graph);
@@ -52,12 +126,8 @@ bool GraphCache::Capture(Entry& entry, const std::vector<at::Tensor>& inputs,
     return true;
   } catch (...) {
     Status status = StatusFromCurrentException(ErrorCode::kCuda);
-    if (began) {
-      // End the broken capture on the stream so that it runs eagerly again.
-      cudaGraph_t partial = nullptr;
-      cudaStreamEndCapture(c10::cuda::getCurrentCUDAStream().stream(), &partial);
-      if (partial) cudaGraphDestroy(partial);
-    }
+    if (began) AbandonCapture(graph.get(), device, pool, stream, capture_id);
+    graph.reset();
     cudaGetLastError();
     std::string message = status.message();
     message = message.substr(0, message.find('\n'));

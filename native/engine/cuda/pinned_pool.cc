@@ -29,6 +29,7 @@ void PinnedPool::FreeCachedLocked(size_t needed) {
       cudaFreeHost(it->second.back());
       it->second.pop_back();
       reserved_ -= it->first;
+      --blocks_of_class_[it->first];
     }
     it = it->second.empty() ? idle_.erase(it) : std::next(it);
   }
@@ -59,7 +60,27 @@ PinnedBlock PinnedPool::Acquire(size_t bytes) {
   }
   reserved_ += size;
   in_use_ += size;
+  ++allocations_;
+  ++blocks_of_class_[size];
   return PinnedBlock{data, size};
+}
+
+bool PinnedPool::Reserve(size_t bytes, size_t count) {
+  const size_t size = SizeClass(bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  while (blocks_of_class_[size] < count) {
+    if (reserved_ + size > limit_) return false;  // reserving never evicts other classes
+    void* data = nullptr;
+    if (cudaHostAlloc(&data, size, cudaHostAllocPortable) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    reserved_ += size;
+    ++allocations_;
+    ++blocks_of_class_[size];
+    idle_[size].push_back(data);
+  }
+  return true;
 }
 
 void PinnedPool::Release(PinnedBlock block) {
@@ -71,7 +92,7 @@ void PinnedPool::Release(PinnedBlock block) {
 
 PinnedPoolStats PinnedPool::Stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return PinnedPoolStats{limit_, reserved_, in_use_, fallbacks_};
+  return PinnedPoolStats{limit_, reserved_, in_use_, fallbacks_, allocations_};
 }
 
 }  // namespace torchpool

@@ -25,6 +25,7 @@ struct PinnedPoolStats {
   uint64_t reserved;
   uint64_t in_use;
   uint64_t fallbacks;
+  uint64_t allocations;  // cudaHostAlloc calls: flat once warmup has sized the pool
 };
 
 class PinnedPool {
@@ -38,9 +39,14 @@ class PinnedPool {
   PinnedBlock Acquire(size_t bytes);
   void Release(PinnedBlock block);
   PinnedPoolStats Stats() const;
+  // Load thread: makes `count` blocks of the size class of `bytes` exist (idle or in use), so
+  // that steady state never calls cudaHostAlloc, which takes a driver-wide lock that stalls
+  // every GPU's work. False when the limit does not allow them all.
+  bool Reserve(size_t bytes, size_t count);
+
+  static size_t SizeClass(size_t bytes);
 
  private:
-  static size_t SizeClass(size_t bytes);
   void FreeCachedLocked(size_t needed);  // returns idle blocks to the system until `needed` fits
 
   const size_t limit_;
@@ -49,6 +55,8 @@ class PinnedPool {
   size_t reserved_ = 0;
   size_t in_use_ = 0;
   uint64_t fallbacks_ = 0;
+  uint64_t allocations_ = 0;
+  std::map<size_t, size_t> blocks_of_class_;  // idle + in use
 };
 
 }  // namespace torchpool
