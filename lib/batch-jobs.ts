@@ -52,6 +52,10 @@ export function splitRows(
   return { chunks, rows: chunkRows };
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function notConcatenable(where: string, why: string): TorchpoolError {
   return new TorchpoolError(
     ErrorCodes.INVALID_ARG,
@@ -133,8 +137,12 @@ export async function* mapOrdered<T>(
   signal: AbortSignal | undefined,
 ): AsyncGenerator<MapResult<T>, void, undefined> {
   const total = Array.isArray(items) ? items.length : undefined;
-  const iterator: Iterator<InferInputs> | AsyncIterator<InferInputs> =
-    Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<InferInputs>)[Symbol.iterator]();
+  let iterator: Iterator<InferInputs> | AsyncIterator<InferInputs>;
+  try {
+    iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<InferInputs>)[Symbol.iterator]();
+  } catch (error) {
+    throw new TorchpoolError(ErrorCodes.INVALID_ARG, `map(): the items cannot be iterated: ${messageOf(error)}`, { cause: error });
+  }
   // Our own controller: breaking out of the loop withdraws everything still queued.
   const stop = new AbortController();
   setMaxListeners(0, stop.signal); // one listener per item in flight, by design
@@ -151,7 +159,13 @@ export async function* mapOrdered<T>(
     for (;;) {
       while (!exhausted && pulled - yielded < concurrency) {
         if (stop.signal.aborted) break;
-        const next = await iterator.next();
+        let next: IteratorResult<InferInputs>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          exhausted = true; // a throwing iterator is finished
+          throw new TorchpoolError(ErrorCodes.INVALID_ARG, `map(): reading the next item failed: ${messageOf(error)}`, { cause: error });
+        }
         if (next.done) {
           exhausted = true;
           break;
@@ -169,7 +183,11 @@ export async function* mapOrdered<T>(
           index,
           settled.then((result) => {
             ++completed;
-            onProgress?.({ completed, failed, total, elapsedMs: performance.now() - started });
+            try {
+              onProgress?.({ completed, failed, total, elapsedMs: performance.now() - started });
+            } catch (error) {
+              throw new TorchpoolError(ErrorCodes.INVALID_ARG, `map(): options.onProgress threw: ${messageOf(error)}`, { cause: error });
+            }
             return result;
           }),
         );

@@ -75,6 +75,8 @@ export interface NativePoolStats {
   engines: NativeEngineStats[];
   threads: NativeThreadStats[];
   uptimeMs: number;
+  /** Whether the engines were closed (by the owner, or because its thread exited). */
+  closed: boolean;
   processSettings: ProcessSettings;
   queueDepth: number;
   inFlight: number;
@@ -120,6 +122,8 @@ export interface NativePool {
   /** The first call returns the promise of the shutdown; a later close(false) rejects what is still queued. */
   close(drain: boolean): Promise<void> | undefined;
   stats(): NativePoolStats;
+  /** Whether the engines were closed (by the owner, or because its thread exited). */
+  closed(): boolean;
   signature(): NativeSignature;
 }
 

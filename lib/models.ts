@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { nativeBinding } from './binding.js';
-import { invalidArg } from './errors.js';
+import { ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
 
 /** Bumped whenever native/models/ changes what a model computes, so caches regenerate. */
 const ZOO_VERSION = 1;
@@ -45,19 +45,24 @@ export function defaultCacheDir(): string {
  */
 export async function builtinModelPath(name: string, options: BuiltinModelOptions = {}): Promise<string> {
   const names = builtinModelNames();
-  if (!names.includes(name)) throw invalidArg('name', `one of ${names.join(', ')}`, name);
+  if (typeof name !== 'string' || !names.includes(name)) throw invalidArg('name', `one of ${names.join(', ')}`, name);
+  if (typeof options !== 'object' || options === null) throw invalidArg('options', 'an object', options);
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArg('options.seed', 'a non-negative integer', seed);
   const dir = options.cacheDir ?? defaultCacheDir();
+  if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw invalidArg('options.cacheDir', 'a directory path', dir);
   const file = path.join(dir, `${name}-seed${seed}-v${ZOO_VERSION}.pt`);
   if (fs.existsSync(file)) return file;
-  await fs.promises.mkdir(dir, { recursive: true });
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
+    await fs.promises.mkdir(dir, { recursive: true });
     await nativeBinding().writeBuiltinModel(name, temp, seed);
     await fs.promises.rename(temp, file);
+  } catch (error) {
+    if (error instanceof TorchpoolError) throw error;
+    throw new TorchpoolError(ErrorCodes.MODEL_LOAD, `cannot write the built-in model ${name} to ${dir}: ${(error as Error).message}`, { cause: error });
   } finally {
-    await fs.promises.rm(temp, { force: true });
+    await fs.promises.rm(temp, { force: true }).catch(() => undefined);
   }
   return file;
 }

@@ -15,7 +15,7 @@ import { type InferencePoolOptions, type LoadPlan, planEngines } from './options
 import { abortedError, checkInferOptions, controlled, type InferOptions, NO_CONTROL, type RequestControl } from './request-control.js';
 import { type PoolStats, StatsTracker } from './stats.js';
 import type { InferInputs, InferOutput } from './tensor.js';
-import { checkBoolean, checkPositiveInteger, normalizeInputs } from './validate.js';
+import { checkBoolean, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
 
 /** The model's forward() as TorchScript describes it. */
 export interface ModelSignature {
@@ -96,7 +96,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       if (model.length === 0) throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model', model);
       nativeModel = model;
     } else if (model instanceof Uint8Array) {
-      nativeModel = Buffer.isBuffer(model) ? model : Buffer.from(model.buffer, model.byteOffset, model.byteLength);
+      // A detached buffer reads as empty: the native loader reports an empty model.
+      nativeModel = Buffer.isBuffer(model) ? model : model.byteLength === 0 ? Buffer.alloc(0) : Buffer.from(model.buffer, model.byteOffset, model.byteLength);
     } else {
       throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model', model);
     }
@@ -210,9 +211,10 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     return { inputs: this.#signature.inputs.map((i) => ({ ...i })), output: this.#signature.output };
   }
 
-  /** Whether close() has been called. */
+  /** Whether close() has been called, or (attached pools) the owner closed the engines. */
   get closed(): boolean {
-    return this.#closing !== undefined;
+    if (this.#closing !== undefined) return true;
+    return !this.#owner && this.#native.closed();
   }
 
   /**
@@ -237,7 +239,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
    * forward over the whole batch (up to floating-point summation order in the model).
    * Tensor inputs must share dim 0; other arguments go to every chunk.
    */
-  async inferBatch<T = InferOutput>(inputs: InferInputs, options: InferBatchOptions = {}): Promise<T> {
+  async inferBatch<T = InferOutput>(inputs: InferInputs, options?: InferBatchOptions): Promise<T> {
+    options = checkOptionsObject(options);
     const chunkSize = checkPositiveInteger(options.chunkSize, 'options.chunkSize');
     const control = { ...checkInferOptions(options), batchable: false };
     const { chunks, rows } = splitRows(inputs, chunkSize, this.#healthyEngines);
@@ -256,8 +259,9 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
    */
   map<T = InferOutput>(
     items: Iterable<InferInputs> | AsyncIterable<InferInputs>,
-    options: MapOptions = {},
+    options?: MapOptions,
   ): AsyncGenerator<MapResult<T>, void, undefined> {
+    options = checkOptionsObject(options);
     if (items === null || typeof items !== 'object' || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
       throw invalidArg('items', 'an iterable or async iterable of inputs', items);
     }
@@ -281,7 +285,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   /** Counters per engine and for the pool, with latency percentiles over recent requests. */
   stats(): PoolStats {
     const { maxBatchSize, maxQueueDelayMicros } = this.#plan.scheduler;
-    return this.#stats.snapshot(this.#native.stats(), { maxBatchSize, maxQueueDelayMicros }, this.closed);
+    const raw = this.#native.stats();
+    return this.#stats.snapshot(raw, { maxBatchSize, maxQueueDelayMicros }, this.#closing !== undefined || raw.closed);
   }
 
   /**
@@ -295,8 +300,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
    * this thread's use: its queued requests reject (or run, with drain), the promise resolves
    * once its running ones settled, and the engines keep serving the other threads.
    */
-  close(options: CloseOptions = {}): Promise<void> {
-    const drain = checkBoolean(options?.drain, 'options.drain') ?? false;
+  close(options?: CloseOptions): Promise<void> {
+    const drain = checkBoolean(checkOptionsObject(options).drain, 'options.drain') ?? false;
     if (this.#closing) {
       if (!drain) this.#native.close(false);
       return this.#closing;

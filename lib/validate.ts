@@ -88,6 +88,13 @@ export function normalizeInputs(inputs: InferInputs): NormalizedInputs {
   throw invalidArg('inputs', 'a tensor, an array of forward arguments or a record of named arguments', inputs);
 }
 
+/** Checks that an options argument is an object (or absent); returns it, or `{}`. */
+export function checkOptionsObject<T extends object>(value: T | undefined, where = 'options'): T {
+  if (value === undefined) return {} as T;
+  if (typeof value !== 'object' || value === null) throw invalidArg(where, 'an object', value);
+  return value;
+}
+
 /** Checks an optional positive integer option. */
 export function checkPositiveInteger(value: unknown, where: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;

@@ -115,6 +115,7 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("latency", LatencyToJs(env, core, -1));
   stats.Set("threads", ThreadsToJs(env, core.ClientStatsSnapshot()));
   stats.Set("uptimeMs", core.uptime_ms());
+  stats.Set("closed", core.closed());
   int cudnn_benchmark = -1, allow_tf32 = -1;
   ProcessSettingsSnapshot(&cudnn_benchmark, &allow_tf32);
   Napi::Object process = Napi::Object::New(env);

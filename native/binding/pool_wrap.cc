@@ -17,7 +17,8 @@ Napi::Function PoolWrap::Define(Napi::Env env) {
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Drain>>("drain"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Close>>("close"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Stats>>("stats"),
-                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Signature>>("signature")});
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Signature>>("signature"),
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Closed>>("closed")});
 }
 
 PoolWrap::PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(info), env_(info.Env()) {
@@ -88,7 +89,11 @@ void PoolWrap::ReleaseNativeHandles() {
   on_event_.Reset();
   if (held_for_sharing_) {
     held_for_sharing_ = false;
-    Unref();
+    try {
+      Unref();
+    } catch (...) {
+      // The environment is going away and takes the reference with it.
+    }
   }
 }
 
@@ -239,10 +244,16 @@ void PoolWrap::EndRequest(Napi::Env env) {
 
 void PoolWrap::OnCompletionsReady(Napi::Env env, Napi::Function schedule_drain, Relay* relay, void*) {
   if (env == nullptr || relay->pool == nullptr) return;  // the pool or environment is gone
-  if (schedule_drain.IsEmpty()) {
-    relay->pool->DrainCompletions(env);
-  } else {
-    schedule_drain.Call({});  // comes back through drain() in this loop iteration's check phase
+  // This runs from libuv, with no caller to hand an exception to: while a thread is being torn
+  // down (worker.terminate()), calls into JavaScript fail and node-addon-api throws. Nothing
+  // is lost by dropping the wake-up then: the environment cleanup detaches the pool.
+  try {
+    if (schedule_drain.IsEmpty()) {
+      relay->pool->DrainCompletions(env);
+    } else {
+      schedule_drain.Call({});  // comes back through drain() in this loop iteration's check phase
+    }
+  } catch (...) {
   }
 }
 
@@ -338,6 +349,7 @@ Napi::Value PoolWrap::Close(const Napi::CallbackInfo& info) {
     }
     return env.Undefined();
   }
+  if (state_ == State::kClosed) return env.Undefined();  // closed already: nothing left to reject
   if (state_ != State::kReady) ThrowError(env, ErrorCode::kInternal, "close() in the wrong state");
   state_ = State::kClosing;
   if (!owner_) {
@@ -381,6 +393,10 @@ void PoolWrap::OnEnginesJoined(Napi::Env env) {
   }
   state_ = State::kClosed;
   ReleaseNativeHandles();
+}
+
+Napi::Value PoolWrap::Closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !core_ || core_->closed() || state_ == State::kClosed);
 }
 
 Napi::Value PoolWrap::Signature(const Napi::CallbackInfo& info) {

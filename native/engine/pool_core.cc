@@ -71,6 +71,11 @@ void PoolCore::CloseWhenDrained() {
   scheduler_.CloseWhenDrained();
 }
 
+bool PoolCore::closed() const {
+  std::lock_guard<std::mutex> lock(share_mutex_);
+  return closed_;
+}
+
 void PoolCore::JoinEngines() {
   std::lock_guard<std::mutex> join(join_mutex_);
   for (auto& engine : engines_) engine->Join();

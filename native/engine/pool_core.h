@@ -46,6 +46,8 @@ class PoolCore : public CompletionSink {
   void CloseNow(const Status& status);
   // Refuses new work; engines run what is queued, then exit.
   void CloseWhenDrained();
+  // Whether the owner closed it (or its thread exited).
+  bool closed() const;
 
   // --- Any thread -----------------------------------------------------------------------------
   // Blocks until every engine thread has exited. Several threads may call it at once (a close
@@ -100,7 +102,7 @@ class PoolCore : public CompletionSink {
   LatencySet pool_latency_;
   std::vector<LatencySet> engine_latency_;
 
-  std::mutex share_mutex_;
+  mutable std::mutex share_mutex_;
   uint64_t token_ = 0;
   bool closed_ = false;  // under share_mutex_
 };

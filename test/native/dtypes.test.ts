@@ -30,6 +30,17 @@ describe('dtype round trips through a forward', () => {
     });
   }
 
+  it('reads arrays over a SharedArrayBuffer (and at an offset in one) in place, like any other', async () => {
+    const shared = new SharedArrayBuffer(4 * 10);
+    const all = new Float32Array(shared);
+    all.set([9, 9, 1, 2, 3, 4, 5, 6, 9, 9]);
+    const view = new Float32Array(shared, 8, 6);
+    const out = await pool.infer<OutputTensor>({ data: view, shape: [2, 3] });
+    expect(Array.from(out.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+    const ints = await pool.infer<OutputTensor>({ data: new Int32Array(new SharedArrayBuffer(8)).fill(7), shape: [2] });
+    expect(Array.from(ints.data as Int32Array)).toEqual([7, 7]);
+  });
+
   it('infers the dtype from the TypedArray when none is given', async () => {
     const out = await pool.infer<OutputTensor>({ data: new Int32Array([1, 2]), shape: [2] });
     expect(out.dtype).toBe('int32');

@@ -37,6 +37,25 @@ describe('execution options on CPU engines', () => {
     expect((error as Error).message).toMatch(/^warmup failed/);
   });
 
+  it('applies process-wide settings once: a later pool that asks otherwise is warned and changes nothing', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const first = await open({ cudnnBenchmark: true, allowTF32: false });
+      expect(first.stats().processSettings).toEqual({ cudnnBenchmark: true, allowTF32: false });
+      const same = await open({ cudnnBenchmark: true });
+      const other = await open({ cudnnBenchmark: false, allowTF32: false });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => (w as { code?: string }).code)).toEqual(['TORCHPOOL_PROCESS_SETTING']);
+      expect(warnings[0]!.message).toMatch(/cudnnBenchmark: this pool asked for false, but an earlier pool of this process set it to true/);
+      expect(other.stats().processSettings).toEqual({ cudnnBenchmark: true, allowTF32: false });
+      expect(same.stats().processSettings.cudnnBenchmark).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('has no cuda section in the stats of CPU engines', async () => {
     const pool = await open();
     await pool.infer(x);
