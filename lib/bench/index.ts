@@ -15,7 +15,7 @@ import { makeInput, resolveModel } from './inputs.js';
 import { type ConfigResult, runConfig } from './load.js';
 import type { BenchOptions } from './options.js';
 import { type BenchReport, renderMarkdown } from './report.js';
-import { engineSets, scaling, unevenJob } from './scaling.js';
+import { distinctDevices, engineSets, mixedDevices, scaling, unevenJob } from './scaling.js';
 
 /** Progress on a terminal: one rewritten line; plain lines elsewhere. */
 function progress(quiet: boolean) {
@@ -46,7 +46,8 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     if (p === 'fp16' && !onGpu) skipped.push('fp16: CPU kernels mostly lack half precision (use bf16 on CPU, fp16 on CUDA engines)');
     return p !== 'fp16' || onGpu;
   });
-  const total = precisions.length * options.batches.length * options.concurrencies.length + (options.scaling ? 2 : 0);
+  const mixedSet = distinctDevices(devices);
+  const total = precisions.length * options.batches.length * options.concurrencies.length + (options.scaling ? 2 : 0) + (mixedSet.length > 0 ? 1 : 0);
   const bar = progress(options.quiet);
   let step = 0;
 
@@ -96,6 +97,14 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     const unit = Math.max(1, Math.round(batch / 4));
     uneven = await unevenJob(model, sets.at(-1)!, unit, Math.max(8, Math.min(200, Math.round(requests / 2))));
   }
+  let mixed: BenchReport['mixed'];
+  if (mixedSet.length > 0) {
+    bar.step(`mixed devices: ${mixedSet.join(' + ')} vs each alone`, step++, total);
+    mixed = await mixedDevices(model, mixedSet, options.threads, Math.max(...options.batches), Math.max(...options.concurrencies), {
+      warmup: options.warmup,
+      measure: options.measure,
+    });
+  }
   bar.end();
 
   const cpu = listDevices()[0];
@@ -117,6 +126,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     skipped,
     scaling: scalingRows,
     uneven,
+    mixed,
   };
   fs.mkdirSync(options.out, { recursive: true });
   const files = ['report.json', 'report.md', 'report.svg'].map((f) => path.join(options.out, f));

@@ -4,7 +4,7 @@
  * @module
  */
 import type { ConfigResult } from './load.js';
-import type { ScalingRow, UnevenJob } from './scaling.js';
+import type { MixedDevices, ScalingRow, UnevenJob } from './scaling.js';
 
 export interface BenchReport {
   date: string;
@@ -16,6 +16,8 @@ export interface BenchReport {
   skipped: string[];
   scaling: ScalingRow[];
   uneven: UnevenJob | undefined;
+  /** Set when the pool mixes devices (e.g. cuda:0 and cpu). */
+  mixed?: MixedDevices | undefined;
 }
 
 const table = (headers: string[], rows: (string | number)[][]) =>
@@ -62,6 +64,20 @@ export function renderMarkdown(report: BenchReport, chartFile?: string): string 
         ['engines', 'devices', 'time (ms)', 'items/s', 'speedup', 'efficiency'],
         report.scaling.map((r) => [r.engines, r.devices.join(', '), ms(r.ms), n0(r.itemsPerSecond), `${r.speedup.toFixed(2)}x`, `${(100 * r.efficiency).toFixed(0)}%`]),
       ),
+      '',
+    );
+  }
+  const x = report.mixed;
+  if (x) {
+    const fastest = Math.max(...x.alone.map((a) => a.itemsPerSecond));
+    out.push(`## Mixed devices: one queue over engines of different speed (batch ${x.batch}, concurrency ${x.concurrency})`, '');
+    out.push(
+      table(['devices', 'items/s', 'vs fastest alone'], [
+        ...x.alone.map((a) => [`${a.device} alone`, n0(a.itemsPerSecond), `${(a.itemsPerSecond / fastest).toFixed(2)}x`]),
+        [`${x.together.engines.map((e) => e.device).join(' + ')} (one queue)`, n0(x.together.itemsPerSecond), `${(x.together.itemsPerSecond / fastest).toFixed(2)}x`],
+      ]),
+      '',
+      table(['engine', 'device', 'requests', 'share of the work'], x.together.engines.map((e, i) => [i, e.device, n0(e.requests), `${(100 * e.share).toFixed(1)}%`])),
       '',
     );
   }

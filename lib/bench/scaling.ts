@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import type { InferencePoolOptions } from '../options.js';
 import { InferencePool } from '../pool.js';
 import { type BenchModel, makeInput } from './inputs.js';
-import { makespan } from './load.js';
+import { makespan, runConfig } from './load.js';
+import type { Budget } from './options.js';
 
 export interface ScalingRow {
   engines: number;
@@ -26,6 +27,55 @@ export interface UnevenJob {
   idealMs: number;
   sharedMs: number;
   staticMs: number;
+}
+
+/** One queue over engines of different speed (e.g. `cuda:0,cpu`) against each device alone. */
+export interface MixedDevices {
+  batch: number;
+  concurrency: number;
+  /** Each distinct device as a pool of its own. */
+  alone: { device: string; itemsPerSecond: number }[];
+  /** All of them behind one queue: throughput, and the share of the requests each engine ran. */
+  together: { itemsPerSecond: number; engines: { device: string; requests: number; share: number }[] };
+}
+
+/** The distinct devices of a pool when there are several (a mixed pool), else an empty list. */
+export function distinctDevices(devices: readonly string[]): string[] {
+  const distinct = [...new Set(devices)];
+  return distinct.length > 1 ? distinct : [];
+}
+
+/** Measures a mixed pool: each device alone, then all behind the one shared queue. */
+export async function mixedDevices(
+  model: BenchModel,
+  devices: string[],
+  threads: number | undefined,
+  batch: number,
+  concurrency: number,
+  budgets: { warmup: Budget; measure: Budget },
+): Promise<MixedDevices> {
+  const input = makeInput(model, batch);
+  const measure = async (set: string[]) => {
+    const pool = await InferencePool.create(poolOptions(model, set, threads, { batching: false }));
+    try {
+      return await runConfig(pool, { precision: 'fp32', batch, concurrency, input }, budgets);
+    } finally {
+      await pool.close();
+    }
+  };
+  const alone: MixedDevices['alone'] = [];
+  for (const device of devices) alone.push({ device, itemsPerSecond: (await measure([device])).itemsPerSecond });
+  const all = await measure(devices);
+  const total = all.engines.reduce((n, e) => n + e.items, 0);
+  return {
+    batch,
+    concurrency,
+    alone,
+    together: {
+      itemsPerSecond: all.itemsPerSecond,
+      engines: all.engines.map((e) => ({ device: e.device, requests: e.items / batch, share: total > 0 ? e.items / total : 0 })),
+    },
+  };
 }
 
 /** The engine sets to compare: the GPUs 1..G, else 1..4 single-thread CPU engines, else instances of one GPU. */

@@ -95,6 +95,35 @@ describe('process and thread lifetime', () => {
     await pool.close();
   });
 
+  it('survives a worker terminated while its close() is still joining the engines', async () => {
+    // close() joins the engine threads on libuv's pool while the environment teardown of the
+    // terminated worker joins them too: each thread must be joined exactly once.
+    const model = await modelPath('cost');
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { InferencePool } = require(workerData.dist);
+      (async () => {
+        const pool = await InferencePool.create({ model: workerData.model, devices: ['cpu', 'cpu'], threadsPerEngine: 1, batching: false });
+        for (let i = 0; i < 4; i++) pool.infer([{ data: new Float32Array(64), shape: [1, 64] }, 3000]).catch(() => {});
+        await new Promise((r) => setTimeout(r, 2));
+        pool.close();
+        parentPort.postMessage('closing');
+      })();`;
+    for (let i = 0; i < 20; i++) {
+      const worker = new Worker(source, { eval: true, workerData: { dist, model } });
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      await worker.terminate();
+      await exited;
+    }
+    const pool = await InferencePool.create({ model, devices: 'cpu' });
+    expect((await pool.infer<OutputTensor>(costInput(1))).shape).toEqual([1, 64]);
+    await pool.close();
+  });
+
   it('does not grow RSS without bound when pools are created and closed in a loop', async () => {
     const model = await modelPath('mlp');
     const cycle = async () => {
