@@ -134,6 +134,8 @@ export interface NativeBinding {
   listCudaDevices(): NativeCudaQuery;
   builtinModelNames(): string[];
   writeBuiltinModel(name: string, file: string, seed: number): Promise<void>;
+  /** A close-on-exec duplicate of a file descriptor (serve --threads shares one listening socket). */
+  dupFd(fd: number): number;
 }
 
 /** The package root, where build/ and prebuilds/ live (this file is in dist/). */

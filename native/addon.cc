@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "binding/errors.h"
+#include "binding/fd_binding.h"
 #include "binding/info_binding.h"
 #include "binding/pool_wrap.h"
 
@@ -22,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listCudaDevices", Napi::Function::New<Guarded<ListCudaDevices>>(env));
   exports.Set("builtinModelNames", Napi::Function::New<Guarded<BuiltinModelNamesJs>>(env));
   exports.Set("writeBuiltinModel", Napi::Function::New<Guarded<WriteBuiltinModelJs>>(env));
+  exports.Set("dupFd", Napi::Function::New<Guarded<DupFd>>(env));
   return exports;
 }
 

@@ -58,6 +58,11 @@ export interface ServeConfig {
   drainTimeoutMs: number;
   /** Log one line per request to stderr. */
   logRequests: boolean;
+  /**
+   * HTTP threads that accept and answer requests on the one port, all using the same engines
+   * (one set of model replicas, one queue, batches that mix threads); default 1, this thread.
+   */
+  threads?: number;
 }
 
 export const serveUsage = `Usage: torchpool serve --model name=path.pt [--model ...] [options]
@@ -83,6 +88,7 @@ Server:
   --max-elements <n>        most elements in one input tensor (default: 16777216)
   --request-timeout <ms>    longest wait for an engine before 504 (default: 30000)
   --drain-timeout <ms>      how long shutdown waits for in-flight requests (default: 30000)
+  --threads <n>             HTTP threads sharing the port and the engines (default: 1)
   --log                     one line per request on stderr
   -h, --help                this text`;
 
@@ -107,6 +113,15 @@ function pairs(values: string[] | undefined, flag: string): [string, string][] {
     if (eq <= 0 || eq === v.length - 1) throw new ServeUsageError(`--${flag} expects name=path, got '${v}'`);
     return [v.slice(0, eq), v.slice(eq + 1)];
   });
+}
+
+/** --threads, else the config file's "threads", else 1; at most 256. */
+function threadCount(flag: string | undefined, fromFile: unknown): number {
+  const value = flag !== undefined ? integer(flag, 'threads', 1, 1) : fromFile ?? 1;
+  if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > 256) {
+    throw new ServeUsageError(`threads must be an integer between 1 and 256, got ${String(flag ?? fromFile)}`);
+  }
+  return value as number;
 }
 
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -156,6 +171,7 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
         'max-elements': { type: 'string' },
         'request-timeout': { type: 'string' },
         'drain-timeout': { type: 'string' },
+        threads: { type: 'string', short: 't' },
         log: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -166,7 +182,7 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
   const v = parsed.values;
   if (v.help) return undefined;
   const file = v.config ? readConfigFile(v.config) : { models: [], rest: {} };
-  const rest = file.rest as { host?: string; port?: number; limits?: Partial<ServeLimits>; drainTimeoutMs?: number };
+  const rest = file.rest as { host?: string; port?: number; limits?: Partial<ServeLimits>; drainTimeoutMs?: number; threads?: number };
 
   const defaults: Omit<InferencePoolOptions, 'model'> = {};
   if (v.devices) defaults.devices = ['all', 'cpu', 'cuda'].includes(v.devices) ? (v.devices as 'all') : v.devices.split(',');
@@ -207,5 +223,6 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
     },
     drainTimeoutMs: integer(v['drain-timeout'], 'drain-timeout', 0, rest.drainTimeoutMs ?? 30_000),
     logRequests: v.log ?? false,
+    threads: threadCount(v.threads, rest.threads),
   };
 }

@@ -37,7 +37,8 @@ export async function serveMain(argv: string[]): Promise<number> {
   }
   const address = await server.listen();
   const models = [...server.models.values()].map((m) => `${m.name} (${m.pool.devices.join(', ')})`).join(', ');
-  console.error(`torchpool serve: listening on ${address}; models: ${models}`);
+  const threads = server.threads > 1 ? `; ${server.threads} HTTP threads` : '';
+  console.error(`torchpool serve: listening on ${address}; models: ${models}${threads}`);
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       console.error(`torchpool serve: ${signal}: draining (up to ${config.drainTimeoutMs} ms), then closing`);

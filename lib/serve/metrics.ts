@@ -1,24 +1,71 @@
 /**
- * Prometheus metrics (`GET /metrics`) named like Triton's, so existing dashboards carry over:
- * request success and failure, inference and execution counts (their ratio is the mean batch
- * size), pending requests, request/queue/compute durations, and per-device utilization, memory and
- * pinned pool. Pool figures come from one `pool.stats()` snapshot per model per scrape (taken by
- * render()), so every collector sees the same moment and `recentUtilization` spans the time since
- * the previous scrape.
+ * Prometheus metrics (`GET /metrics`) named like Triton's, so existing dashboards carry over.
+ * Two halves, because with `--threads` they live in different threads:
+ * - {@link RequestMetrics}: what each HTTP thread counts as it answers (request success and
+ *   failure, inference count, request duration); summed over threads for a scrape.
+ * - {@link PoolMetrics}: what the pools say (execution count, pending requests, queue depth,
+ *   request/queue/compute summaries, engine and GPU utilization, memory, pinned pool) and the
+ *   process metrics, reported once by the thread that owns the pools. Pool figures come from one
+ *   `pool.stats()` snapshot per model per scrape, so every collector sees the same moment and
+ *   `recentUtilization` spans the time since the previous scrape.
  * @module
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, type MetricObjectWithValues, type MetricValue, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolStats } from '../stats.js';
 import type { ServedModel } from './models.js';
 
 const QUANTILES = [['0.5', 'p50'], ['0.95', 'p95'], ['0.99', 'p99']] as const;
 
-export class ServerMetrics {
+/** The counters one HTTP thread keeps. */
+export class RequestMetrics {
   readonly registry = new Registry();
   readonly #success: Counter<'model' | 'version'>;
   readonly #failure: Counter<'model' | 'version' | 'reason'>;
   readonly #inferences: Counter<'model' | 'version'>;
   readonly #requestDuration: Counter<'model' | 'version'>;
+  readonly #byThread: Counter<'thread'>;
+  readonly #thread: string;
+
+  /** `thread`: which HTTP thread this is (0 for a single-thread server). */
+  constructor(thread = 0) {
+    this.#thread = String(thread);
+    const registers = [this.registry];
+    const labelNames = ['model', 'version'] as const;
+    this.#success = new Counter({ name: 'nv_inference_request_success', help: 'Inference requests that succeeded', labelNames, registers });
+    this.#failure = new Counter({ name: 'nv_inference_request_failure', help: 'Inference requests that failed, by reason (HTTP status class)', labelNames: [...labelNames, 'reason'], registers });
+    this.#inferences = new Counter({ name: 'nv_inference_count', help: 'Inferences performed (a request of batch 8 counts 8)', labelNames, registers });
+    this.#requestDuration = new Counter({ name: 'nv_inference_request_duration_us', help: 'Cumulative end-to-end request handling time, microseconds', labelNames, registers });
+    this.#byThread = new Counter({ name: 'torchpool_http_thread_requests', help: 'Inference requests answered by each HTTP thread (serve --threads): how evenly the port spreads them', labelNames: ['thread'], registers });
+  }
+
+  /** One finished inference request. */
+  record(model: { name: string; version: string }, ok: boolean, status: number, items: number, durationUs: number): void {
+    const labels = { model: model.name, version: model.version };
+    if (ok) {
+      this.#success.inc(labels);
+      this.#inferences.inc(labels, items);
+    } else {
+      this.#failure.inc({ ...labels, reason: status >= 500 ? 'SERVER' : status === 429 ? 'QUEUE_FULL' : status === 504 ? 'TIMEOUT' : 'BAD_REQUEST' });
+    }
+    this.#requestDuration.inc(labels, durationUs);
+    this.#byThread.inc({ thread: this.#thread });
+  }
+
+  /** This thread's counters as data, to be summed with other threads' ({@link sumRequestMetrics}). */
+  snapshot(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
+    return this.registry.getMetricsAsJSON();
+  }
+}
+
+/** The Prometheus text of several threads' {@link RequestMetrics.snapshot}, summed per label set. */
+export async function sumRequestMetrics(snapshots: MetricObjectWithValues<MetricValue<string>>[][]): Promise<string> {
+  if (snapshots.length === 0) return '';
+  return AggregatorRegistry.aggregate(snapshots).metrics();
+}
+
+/** What the pools report, and the process. */
+export class PoolMetrics {
+  readonly registry = new Registry();
   readonly #models: () => ServedModel[];
   #snapshot = new Map<ServedModel, PoolStats>();
 
@@ -35,11 +82,6 @@ export class ServerMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const labelNames = ['model', 'version'] as const;
-    this.#success = new Counter({ name: 'nv_inference_request_success', help: 'Inference requests that succeeded', labelNames, registers });
-    this.#failure = new Counter({ name: 'nv_inference_request_failure', help: 'Inference requests that failed, by reason (HTTP status class)', labelNames: [...labelNames, 'reason'], registers });
-    this.#inferences = new Counter({ name: 'nv_inference_count', help: 'Inferences performed (a request of batch 8 counts 8)', labelNames, registers });
-    this.#requestDuration = new Counter({ name: 'nv_inference_request_duration_us', help: 'Cumulative end-to-end request handling time, microseconds', labelNames, registers });
-
     new Counter({
       name: 'nv_inference_exec_count', help: 'Model executions (forwards); nv_inference_count / nv_inference_exec_count is the mean batch size', labelNames, registers,
       collect() {
@@ -112,17 +154,5 @@ export class ServerMetrics {
     gpuGauge('nv_gpu_memory_used_bytes', 'GPU used memory (all processes), bytes', (e) => (e.cuda ? e.cuda.memory.totalBytes - e.cuda.memory.freeBytes : undefined), 'first');
     gpuGauge('nv_pinned_memory_pool_total_bytes', 'Pinned host memory reserved by the engines\' staging pools, bytes', (e) => e.cuda?.pinned.reservedBytes, 'sum');
     gpuGauge('nv_pinned_memory_pool_used_bytes', 'Pinned host memory in use by the engines\' staging pools, bytes', (e) => e.cuda?.pinned.inUseBytes, 'sum');
-  }
-
-  /** One finished inference request. */
-  record(model: { name: string; version: string }, ok: boolean, status: number, items: number, durationUs: number): void {
-    const labels = { model: model.name, version: model.version };
-    if (ok) {
-      this.#success.inc(labels);
-      this.#inferences.inc(labels, items);
-    } else {
-      this.#failure.inc({ ...labels, reason: status >= 500 ? 'SERVER' : status === 429 ? 'QUEUE_FULL' : status === 504 ? 'TIMEOUT' : 'BAD_REQUEST' });
-    }
-    this.#requestDuration.inc(labels, durationUs);
   }
 }

@@ -7,11 +7,12 @@
 import * as fs from 'node:fs';
 import { builtinInput } from '../bench/inputs.js';
 import { builtinModelNames, builtinModelPath } from '../models.js';
-import { InferencePool } from '../pool.js';
+import { InferencePool, type SharedPoolToken } from '../pool.js';
 import { DTYPES, type Dtype, type InferOutput, type InferValue, type OutputTensor, type Tensor, type TensorData } from '../tensor.js';
 import type { ModelConfig } from './config.js';
 import { type Datatype, datatypeOf, dtypeOf } from './datatypes.js';
 import { HttpError } from './http-error.js';
+import { ModelTable } from './model-table.js';
 
 export interface TensorMetadata {
   name: string;
@@ -51,6 +52,24 @@ export function nameOutputs(output: InferOutput): NamedOutput[] {
   throw new HttpError(500, 'the model returned a value that is not a tensor');
 }
 
+/**
+ * Everything a served model is besides its pool, as plain data: what another thread needs to
+ * serve the same model from the same engines (`torchpool serve --threads`).
+ */
+export interface ServedModelSpec {
+  name: string;
+  version: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+  argOrder: { input?: string; constant?: string }[];
+  constants: Record<string, number | boolean | string>;
+  image: ResolvedImage | undefined;
+  labels: string[];
+  platform: string;
+  /** The pool's share() token. */
+  token: SharedPoolToken;
+}
+
 export class ServedModel {
   ready = false;
   labels: string[] = [];
@@ -67,6 +86,32 @@ export class ServedModel {
     readonly image: ResolvedImage | undefined,
     readonly platform: string,
   ) {}
+
+  /** This model as data for other threads; its pool is shared (see {@link ServedModel.attach}). */
+  describe(): ServedModelSpec {
+    return {
+      name: this.name,
+      version: this.version,
+      inputs: this.inputs,
+      outputs: this.outputs,
+      argOrder: this.argOrder,
+      constants: this.constants,
+      image: this.image,
+      labels: this.labels,
+      platform: this.platform,
+      token: this.pool.share(),
+    };
+  }
+
+  /** The same model in this thread, on the engines of the pool that described it. */
+  static async attach(spec: ServedModelSpec): Promise<ServedModel> {
+    const pool = await InferencePool.attach(spec.token);
+    const model = new ServedModel(spec.name, spec.version, pool, spec.inputs, spec.argOrder, spec.constants, spec.image, spec.platform);
+    model.labels = spec.labels;
+    model.outputs = spec.outputs;
+    model.ready = true;
+    return model;
+  }
 
   /** Loads the pool, derives the metadata and probes the outputs with one zero input. */
   static async load(config: ModelConfig): Promise<ServedModel> {
@@ -159,4 +204,17 @@ export class ServedModel {
   forwardArgs(tensors: Map<string, Tensor>): InferValue[] {
     return this.argOrder.map((a) => (a.input !== undefined ? tensors.get(a.input)! : this.constants[a.constant!]!));
   }
+}
+
+/** Loads every model of the config in parallel; if one fails, closes the others and throws its error. */
+export async function loadModels(config: { models: ModelConfig[] }): Promise<ModelTable> {
+  const loaded = await Promise.allSettled(config.models.map((m) => ServedModel.load(m)));
+  const failure = loaded.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (failure) {
+    await Promise.all(loaded.map((r) => (r.status === 'fulfilled' ? r.value.pool.close() : undefined)));
+    throw failure.reason;
+  }
+  const table = new ModelTable();
+  for (const r of loaded) table.set((r as PromiseFulfilledResult<ServedModel>).value);
+  return table;
 }

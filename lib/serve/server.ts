@@ -1,194 +1,76 @@
 /**
- * The HTTP server of `torchpool serve` (fastify): Open Inference Protocol v2 routes, the image
- * route, `/metrics`, limits, and a graceful shutdown that drains in-flight requests.
+ * `createServer(config)`: loads the models and serves them, on this thread (`threads: 1`) or on
+ * several HTTP threads that share one set of engines (threads.ts). Shutdown drains in-flight
+ * requests, then closes the pools.
  * @module
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import fastifyMultipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
 import type { ServeConfig } from './config.js';
-import { HttpError, toHttpError } from './http-error.js';
-import { parseInferRequest } from './infer-request.js';
-import { encodeInferResponse } from './infer-response.js';
-import { ServerMetrics } from './metrics.js';
-import { nameOutputs, ServedModel } from './models.js';
-import { classify } from './predict.js';
+import { PoolMetrics, RequestMetrics } from './metrics.js';
+import { loadModels, type ServedModel } from './models.js';
+import { createThreadedServer } from './threads.js';
 
 export type ServerState = 'loading' | 'ready' | 'draining' | 'closed';
 
 export interface TorchpoolServer {
-  readonly app: FastifyInstance;
+  /** The fastify app (single-thread servers; with `threads` > 1 each HTTP thread has its own). */
+  readonly app?: FastifyInstance;
+  /** The latest version of each served model, by name. */
   readonly models: Map<string, ServedModel>;
   readonly state: ServerState;
+  /** HTTP threads answering requests. */
+  readonly threads: number;
   /** Listens on the configured host and port; resolves with the address (port 0 picks one). */
   listen(): Promise<string>;
   /**
    * Stops accepting connections, turns readiness off, waits up to `drainTimeoutMs` for requests
-   * in flight, then closes the pools. Safe to call more than once.
+   * in flight (on every thread), then closes the pools. Safe to call more than once.
    */
   shutdown(): Promise<void>;
 }
 
-type Params = { name: string; version?: string };
-
-const serverVersion = (() => {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-})();
-
 /** Loads every model (in parallel), then builds the server. */
 export async function createServer(config: ServeConfig): Promise<TorchpoolServer> {
-  const loaded = await Promise.allSettled(config.models.map((m) => ServedModel.load(m)));
-  const failure = loaded.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-  if (failure) {
-    await Promise.all(loaded.map((r) => (r.status === 'fulfilled' ? r.value.pool.close() : undefined)));
-    throw failure.reason;
-  }
-  const models = new Map(loaded.map((r) => [(r as PromiseFulfilledResult<ServedModel>).value.name, (r as PromiseFulfilledResult<ServedModel>).value]));
+  if ((config.threads ?? 1) > 1) return createThreadedServer(config);
+  const table = await loadModels(config);
   let state: ServerState = 'ready';
-  const metrics = new ServerMetrics(() => [...models.values()]);
-  const app = Fastify({ bodyLimit: config.limits.maxBodyBytes, logger: false, return503OnClosing: true });
-
-  // Bodies reach the handlers as bytes: the binary extension puts raw tensors after the JSON.
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  await app.register(fastifyMultipart, { limits: { fileSize: config.limits.maxBodyBytes, files: 1 } });
-
-  app.setErrorHandler((error, _request, reply) => {
-    const http = toHttpError(error);
-    void reply.code(http.status).send({ error: http.message });
+  const requestMetrics = new RequestMetrics();
+  const poolMetrics = new PoolMetrics(() => table.all());
+  const app = await buildApp({
+    config,
+    table,
+    metrics: requestMetrics,
+    renderMetrics: async () => (await poolMetrics.render()) + (await requestMetrics.registry.metrics()),
+    accepting: () => state === 'ready',
   });
-  app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: `no route ${request.method} ${request.url}` });
-  });
-  if (config.logRequests) {
-    app.addHook('onResponse', async (request, reply) => {
-      process.stderr.write(`${new Date().toISOString()} ${request.method} ${request.url} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms\n`);
-    });
-  }
-
-  const modelFor = (params: Params): ServedModel => {
-    const model = models.get(params.name);
-    if (!model) throw new HttpError(404, `unknown model '${params.name}'`);
-    if (params.version !== undefined && params.version !== model.version) {
-      throw new HttpError(404, `model '${params.name}' has no version '${params.version}' (served: ${model.version})`);
-    }
-    return model;
-  };
-  const acceptingWork = () => {
-    if (state !== 'ready') throw new HttpError(503, 'the server is shutting down');
-  };
-  // An abort signal that fires when the client goes away before the answer.
-  const clientGone = (reply: FastifyReply): AbortSignal => {
-    const controller = new AbortController();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection'));
-    });
-    return controller.signal;
-  };
-
-  app.get('/v2/health/live', async () => ({ live: true }));
-  app.get('/v2/health/ready', async (_request, reply) => {
-    const ready = state === 'ready' && [...models.values()].every((m) => m.ready);
-    return reply.code(ready ? 200 : 503).send({ ready });
-  });
-  app.get('/v2', async () => ({ name: 'torchpool', version: serverVersion, extensions: ['binary_tensor_data'] }));
-
-  const metadata = async (request: FastifyRequest<{ Params: Params }>) => {
-    const model = modelFor(request.params);
-    const meta = (t: { name: string; datatype: string; shape: number[] }) => ({ name: t.name, datatype: t.datatype, shape: t.shape });
-    return { name: model.name, versions: [model.version], platform: model.platform, inputs: model.inputs.map(meta), outputs: model.outputs.map(meta) };
-  };
-  app.get('/v2/models/:name', metadata);
-  app.get('/v2/models/:name/versions/:version', metadata);
-
-  const modelReady = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
-    const model = modelFor(request.params);
-    const ready = state === 'ready' && model.ready;
-    return reply.code(ready ? 200 : 503).send({ name: model.name, ready });
-  };
-  app.get('/v2/models/:name/ready', modelReady);
-  app.get('/v2/models/:name/versions/:version/ready', modelReady);
-
-  const infer = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
-    const started = performance.now();
-    const model = modelFor(request.params);
-    let items = 0;
-    try {
-      acceptingWork();
-      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const header = request.headers['inference-header-content-length'];
-      const parsed = parseInferRequest(body, Array.isArray(header) ? header[0] : header, model, config.limits);
-      items = [...parsed.tensors.values()][0]?.shape[0] ?? 1;
-      const output = await model.pool.infer(model.forwardArgs(parsed.tensors), { timeoutMs: config.limits.requestTimeoutMs, signal: clientGone(reply) });
-      const encoded = encodeInferResponse(model, parsed, nameOutputs(output));
-      metrics.record(model, true, 200, items, (performance.now() - started) * 1000);
-      if (encoded.headerLength === undefined) return reply.type('application/json').send(encoded.body);
-      return reply.type('application/octet-stream').header('Inference-Header-Content-Length', encoded.headerLength).send(encoded.body);
-    } catch (error) {
-      const http = toHttpError(error);
-      metrics.record(model, false, http.status, items, (performance.now() - started) * 1000);
-      throw http;
-    }
-  };
-  app.post('/v2/models/:name/infer', infer);
-  app.post('/v2/models/:name/versions/:version/infer', infer);
-
-  const predict = async (request: FastifyRequest<{ Params: Params; Querystring: { topk?: string } }>, reply: FastifyReply) => {
-    const started = performance.now();
-    const model = modelFor(request.params);
-    try {
-      acceptingWork();
-      let bytes: Buffer | undefined;
-      if (request.isMultipart()) {
-        const file = await request.file();
-        if (!file) throw new HttpError(400, 'the multipart body has no file');
-        bytes = await file.toBuffer();
-      } else if (Buffer.isBuffer(request.body)) {
-        bytes = request.body;
-      }
-      if (!bytes || bytes.length === 0) throw new HttpError(400, 'send the image as the body (image/jpeg, image/png) or as a multipart file');
-      const topk = request.query.topk === undefined ? model.image?.topK ?? 5 : Number(request.query.topk);
-      if (!Number.isInteger(topk) || topk < 1 || topk > 1000) throw new HttpError(400, 'topk must be an integer between 1 and 1000');
-      const predictions = await classify(model, bytes, topk, { timeoutMs: config.limits.requestTimeoutMs, signal: clientGone(reply) });
-      metrics.record(model, true, 200, 1, (performance.now() - started) * 1000);
-      return { model_name: model.name, model_version: model.version, predictions };
-    } catch (error) {
-      const http = toHttpError(error);
-      metrics.record(model, false, http.status, 0, (performance.now() - started) * 1000);
-      throw http;
-    }
-  };
-  app.post('/v2/models/:name/predict', predict);
-  app.post('/predict/:name', predict);
-
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.render()));
-
   let shutdown: Promise<void> | undefined;
   return {
     app,
-    models,
+    get models() { return new Map(table.latest().map((m) => [m.name, m])); },
     get state() { return state; },
+    threads: 1,
     async listen() {
       return app.listen({ host: config.host, port: config.port });
     },
     shutdown() {
       shutdown ??= (async () => {
         state = 'draining';
-        const drained = app.close();
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), config.drainTimeoutMs); });
-        if ((await Promise.race([drained, deadline])) === 'deadline') app.server.closeAllConnections();
-        clearTimeout(timer);
-        await drained;
-        await Promise.all([...models.values()].map((m) => m.pool.close()));
+        await closeWithin(app, config.drainTimeoutMs);
+        await Promise.all(table.all().map((m) => m.pool.close()));
         state = 'closed';
       })();
       return shutdown;
     },
   };
+}
+
+/** Closes a fastify app: no new connections, in-flight requests answered, the rest cut at the deadline. */
+export async function closeWithin(app: FastifyInstance, deadlineMs: number): Promise<void> {
+  const drained = app.close();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs); });
+  if ((await Promise.race([drained, deadline])) === 'deadline') app.server.closeAllConnections();
+  clearTimeout(timer);
+  await drained;
 }
