@@ -4,7 +4,9 @@
  * {@link ModelTable} and the pools behind them may be this thread's or shared by another.
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
+import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -66,13 +68,20 @@ export async function buildApp({ config, table, metrics, renderMetrics, acceptin
   const acceptingWork = () => {
     if (!accepting()) throw new HttpError(503, 'the server is shutting down');
   };
-  // An abort signal that fires when the client goes away before the answer.
+  // An abort signal that fires when the client goes away: one per connection (not per request,
+  // which cost an AbortController and a listener each), so a keep-alive connection pays once.
+  const connectionSignals = new WeakMap<Socket, AbortSignal>();
   const clientGone = (reply: FastifyReply): AbortSignal => {
-    const controller = new AbortController();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection'));
-    });
-    return controller.signal;
+    const socket = reply.raw.socket ?? reply.request.raw.socket;
+    let signal = connectionSignals.get(socket);
+    if (!signal) {
+      const controller = new AbortController();
+      setMaxListeners(0, controller.signal); // one listener per request in flight on the connection
+      socket.once('close', () => controller.abort(new Error('the client closed the connection')));
+      signal = controller.signal;
+      connectionSignals.set(socket, signal);
+    }
+    return signal;
   };
 
   app.get('/v2/health/live', async () => ({ live: true }));

@@ -77,28 +77,63 @@ function flatten(data: unknown, out: unknown[], depth: number): void {
 /** JSON tensor data (flat or nested, row-major) as the TypedArray of `dtype`, `count` elements. */
 export function fromJson(data: unknown, dtype: Dtype, count: number, where: string): TensorData {
   if (!Array.isArray(data)) throw new HttpError(400, `${where}.data must be an array`);
-  const flat: unknown[] = [];
-  flatten(data, flat, 0);
+  // Flat data (the common case) is read in place; nested data is flattened first.
+  let flat: unknown[] = data;
+  if (data.length !== count || (count > 0 && Array.isArray(data[0]))) {
+    flat = [];
+    flatten(data, flat, 0);
+  }
   if (flat.length !== count) {
     throw new HttpError(400, `${where}: shape needs ${count} elements, data has ${flat.length}`);
   }
   const out = new DTYPES[dtype].array(count) as TensorData;
-  for (let i = 0; i < count; i++) {
-    const v = flat[i];
-    if (dtype === 'bool') {
-      if (typeof v !== 'boolean') throw new HttpError(400, `${where}.data[${i}]: expected a boolean`);
-      (out as Uint8Array)[i] = v ? 1 : 0;
-    } else if (dtype === 'int64') {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new HttpError(400, `${where}.data[${i}]: expected an integer`);
-      (out as BigInt64Array)[i] = BigInt(v);
-    } else if (typeof v !== 'number' || (!Number.isFinite(v) && !dtype.startsWith('float'))) {
-      throw new HttpError(400, `${where}.data[${i}]: expected a number`);
-    } else if (dtype === 'float16') {
-      (out as Uint16Array)[i] = toHalf(v);
-    } else if (!dtype.startsWith('float') && !Number.isInteger(v)) {
-      throw new HttpError(400, `${where}.data[${i}]: expected an integer for ${datatypeOf(dtype)}`);
-    } else {
-      (out as Float32Array)[i] = v;
+  const bad = (i: number, what: string) => new HttpError(400, `${where}.data[${i}]: expected ${what}`);
+  // One loop per kind, so the per-element work is a type check and a store.
+  switch (dtype) {
+    case 'float32':
+    case 'float64': {
+      const typed = out as Float32Array;
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number') throw bad(i, 'a number');
+        typed[i] = v;
+      }
+      break;
+    }
+    case 'float16': {
+      const typed = out as Uint16Array;
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number') throw bad(i, 'a number');
+        typed[i] = toHalf(v);
+      }
+      break;
+    }
+    case 'bool': {
+      const typed = out as Uint8Array;
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'boolean') throw bad(i, 'a boolean');
+        typed[i] = v ? 1 : 0;
+      }
+      break;
+    }
+    case 'int64': {
+      const typed = out as BigInt64Array;
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw bad(i, 'an integer');
+        typed[i] = BigInt(v);
+      }
+      break;
+    }
+    default: {
+      const typed = out as Int32Array;
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(i, `an integer for ${datatypeOf(dtype)}`);
+        typed[i] = v;
+      }
     }
   }
   return out;

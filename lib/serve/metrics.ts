@@ -38,17 +38,31 @@ export class RequestMetrics {
     this.#byThread = new Counter({ name: 'torchpool_http_thread_requests', help: 'Inference requests answered by each HTTP thread (serve --threads): how evenly the port spreads them', labelNames: ['thread'], registers });
   }
 
+  // Labelled children per model, so a request does not hash its label set four times.
+  readonly #children = new Map<string, { success: { inc(n?: number): void }; inferences: { inc(n?: number): void }; duration: { inc(n?: number): void } }>();
+  #threadChild: { inc(n?: number): void } | undefined;
+
   /** One finished inference request. */
   record(model: { name: string; version: string }, ok: boolean, status: number, items: number, durationUs: number): void {
-    const labels = { model: model.name, version: model.version };
-    if (ok) {
-      this.#success.inc(labels);
-      this.#inferences.inc(labels, items);
-    } else {
-      this.#failure.inc({ ...labels, reason: status >= 500 ? 'SERVER' : status === 429 ? 'QUEUE_FULL' : status === 504 ? 'TIMEOUT' : 'BAD_REQUEST' });
+    const key = `${model.name}\u0000${model.version}`;
+    let children = this.#children.get(key);
+    if (!children) {
+      children = {
+        success: this.#success.labels(model.name, model.version),
+        inferences: this.#inferences.labels(model.name, model.version),
+        duration: this.#requestDuration.labels(model.name, model.version),
+      };
+      this.#children.set(key, children);
     }
-    this.#requestDuration.inc(labels, durationUs);
-    this.#byThread.inc({ thread: this.#thread });
+    if (ok) {
+      children.success.inc();
+      children.inferences.inc(items);
+    } else {
+      const reason = status >= 500 ? 'SERVER' : status === 429 ? 'QUEUE_FULL' : status === 504 ? 'TIMEOUT' : 'BAD_REQUEST';
+      this.#failure.inc({ model: model.name, version: model.version, reason });
+    }
+    children.duration.inc(durationUs);
+    (this.#threadChild ??= this.#byThread.labels(this.#thread)).inc();
   }
 
   /** This thread's counters as data, to be summed with other threads' ({@link sumRequestMetrics}). */
