@@ -33,6 +33,10 @@ const gpu = suite === 'gpu' || (suite !== 'cpu' && spawnSync(process.execPath, [
 run(process.execPath, [path.join(root, 'dist', 'cli.js'), 'bench', '--model', 'mlp', '--devices', gpu ? 'cuda' : 'cpu,cpu',
   '--batch', '1,8,32', '--concurrency', '1,16,64', '--duration', quick ? '1s' : '3s', '--warmup', '500ms',
   '--out', `bench/data/cli-${gpu ? 'gpu' : 'cpu'}`]);
-// torchpool serve under load (autocannon on loopback), with and without dynamic batching.
+// torchpool serve under load (autocannon on loopback), with and without dynamic batching, and
+// over HTTP threads; then the JS cost of one request on one thread.
 run(process.execPath, [path.join(root, 'bench', 'serve.mjs'), ...(quick ? ['--quick'] : [])]);
+run(process.execPath, [path.join(root, 'bench', 'serve-profile.mjs'), '--label', 'after', ...(quick ? ['--quick'] : [])]);
+// One pool used from several JS threads (share / attach), without HTTP.
+run(process.execPath, [path.join(root, 'bench', 'threads.mjs'), ...(quick ? ['--quick'] : [])]);
 run(process.execPath, [path.join(root, 'bench', 'report.mjs')]);

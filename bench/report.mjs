@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { root } from './measure.mjs';
 import { gpuSection } from './report-gpu.mjs';
+import { threadsChart } from './threads-chart.mjs';
 
 const load = (suite) => {
   const file = path.join(root, 'bench', 'data', `${suite}.json`);
@@ -103,6 +104,49 @@ for (const suite of ['cpu', 'gpu']) {
   out.push(table(['Request body', 'Dynamic batching', 'requests/s', 'latency p50', 'p90', 'p99', 'mean batch', 'errors / non-2xx'],
     serve.rows.map((r) => [r.encoding === 'json' ? 'JSON tensors' : 'binary tensors', r.batching ? `on (max ${r.maxBatchSize})` : 'off',
       r.requests_per_s.toFixed(0), `${r.latency_p50_ms} ms`, `${r.latency_p90_ms} ms`, `${r.latency_p99_ms} ms`, r.mean_batch.toFixed(1), `${r.errors} / ${r.non2xx}`])));
+  out.push('');
+}
+
+for (const suite of ['cpu', 'gpu']) {
+  const serve = load(`serve-${suite}`);
+  if (!serve?.threadRows) continue;
+  const svg = `bench/data/serve-threads-${suite}.svg`;
+  fs.writeFileSync(path.join(root, svg), threadsChart(`torchpool serve --threads N on ${serve.machine.cpu}, devices ${serve.machine.devices}`, serve.threadRows) + '\n');
+  out.push(`## \`torchpool serve --threads\` (${suite.toUpperCase()}): HTTP threads sharing one set of engines`, '',
+    `- Date: ${serve.machine.date}; same command and load as the table above (${serve.autocannon}); batching on (max 32).`, '',
+    `![requests/s and latency against HTTP threads](${svg})`, '');
+  const base = (encoding) => serve.threadRows.find((r) => r.encoding === encoding && r.threads === 1);
+  out.push(table(['Request body', 'HTTP threads', 'requests/s', 'vs 1 thread', 'latency p50', 'p99', 'mean batch', 'errors / non-2xx'],
+    serve.threadRows.map((r) => [r.encoding === 'json' ? 'JSON tensors' : 'binary tensors', r.threads, r.requests_per_s.toFixed(0),
+      ratio(r.requests_per_s, base(r.encoding)?.requests_per_s), `${r.latency_p50_ms} ms`, `${r.latency_p99_ms} ms`, r.mean_batch.toFixed(1), `${r.errors} / ${r.non2xx}`])));
+  out.push('');
+}
+
+for (const suite of ['cpu', 'gpu']) {
+  const threads = load(`threads-${suite}`);
+  if (!threads) continue;
+  out.push(`## One pool, many JS threads (${suite.toUpperCase()}): the library without HTTP`, '',
+    `- Date: ${threads.machine.date}; Node ${threads.machine.node}; ${threads.machine.cpu}; devices: ${threads.machine.devices}`,
+    `- Command: \`${threads.command}\`; ${threads.setup}.`, '');
+  out.push(table(['JS threads', 'items/s', 'vs 1 thread', 'mean batch', 'worst thread event-loop delay p99'],
+    threads.rows.map((r) => [r.threads, r.items_per_s.toFixed(0), ratio(r.items_per_s, threads.rows[0].items_per_s), r.mean_batch.toFixed(1), `${r.worst_loop_p99_ms.toFixed(2)} ms`])));
+  out.push('');
+}
+
+for (const suite of ['cpu', 'gpu']) {
+  const before = load(`serve-profile-${suite}-before`);
+  const after = load(`serve-profile-${suite}-after`);
+  if (!after) continue;
+  out.push(`## JavaScript per request in \`torchpool serve\` (${suite.toUpperCase()}, one HTTP thread)`, '',
+    `- Date: ${after.machine.date}; ${after.machine.cpu}; command: \`${after.command}\` (and \`--label before\` on the code before the change).`,
+    `- ${after.model}. Busy samples of the HTTP thread divided by the requests answered: parsing, validation, tensor`,
+    '  conversion, fastify, the HTTP parser and the socket writes, everything that runs on the thread that answers.', '');
+  out.push(table(['Request body', 'before: us of JS per request', 'after', 'after / before', 'hottest after (share of the busy time)'],
+    after.rows.map((r) => {
+      const b = before.rows.find((x) => x.encoding === r.encoding);
+      return [r.encoding === 'json' ? 'JSON tensors' : 'binary tensors', b ? b.js_us_per_request.toFixed(1) : 'n/a', r.js_us_per_request.toFixed(1), ratio(r.js_us_per_request, b?.js_us_per_request),
+        r.top.slice(0, 3).map((t) => `${t.fn.replace(/\|/g, '/')} ${(100 * t.share).toFixed(0)}%`).join(', ')];
+    })));
   out.push('');
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Load run against `torchpool serve` on loopback with autocannon: the server in a child process
 // (as deployed), autocannon in this one. Batch-1 MLP requests, JSON and binary, with and without
-// dynamic batching. Writes bench/data/serve-<cpu|gpu>.json.   node bench/serve.mjs [--quick]
+// dynamic batching; then the same with --threads 1, 2, ... (HTTP threads sharing one set of
+// engines). Writes bench/data/serve-<cpu|gpu>.json.   node bench/serve.mjs [--quick]
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,9 +17,14 @@ const devices = gpu ? 'cuda' : 'cpu';
 const duration = quick ? 2 : 6;
 const connections = 64;
 
-async function startServer(maxBatchSize) {
+const cores = os.availableParallelism();
+// On a machine with many cores one autocannon thread would be the bottleneck, not the server.
+const loadWorkers = cores >= 8 ? Math.min(8, Math.floor(cores / 4)) : 0;
+const threadCounts = gpu || cores >= 8 ? [1, 2, 4, 8, 16].filter((t) => t <= cores) : [1, 2];
+
+async function startServer(maxBatchSize, threads = 1) {
   const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--devices', devices,
-    '--model', 'mlp=mlp', '--max-batch-size', String(maxBatchSize), '--max-queue-size', '100000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--model', 'mlp=mlp', '--max-batch-size', String(maxBatchSize), '--max-queue-size', '100000', '--threads', String(threads)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const url = await new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
@@ -41,13 +47,13 @@ const jsonBody = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatyp
 const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', parameters: { binary_data_size: 1024 } }], parameters: { binary_data_output: true } }));
 const binaryBody = Buffer.concat([header, Buffer.from(x.buffer)]);
 
-const rows = [];
-for (const [encoding, maxBatchSize] of [['json', 32], ['json', 0], ['binary', 32], ['binary', 0]]) {
-  const { child, url } = await startServer(maxBatchSize);
+/** One autocannon run against a fresh server. */
+async function measure(encoding, maxBatchSize, threads) {
+  const { child, url } = await startServer(maxBatchSize, threads);
   const request = encoding === 'json'
     ? { headers: { 'content-type': 'application/json' }, body: jsonBody }
     : { headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body: binaryBody };
-  const target = { url: `${url}/v2/models/mlp/infer`, method: 'POST', ...request, connections };
+  const target = { url: `${url}/v2/models/mlp/infer`, method: 'POST', ...request, connections, ...(loadWorkers ? { workers: loadWorkers } : {}) };
   await autocannon({ ...target, duration: 1 }); // warmup
   const before = await (await fetch(`${url}/metrics`)).text();
   const result = await autocannon({ ...target, duration });
@@ -57,17 +63,28 @@ for (const [encoding, maxBatchSize] of [['json', 32], ['json', 0], ['binary', 32
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
   const row = {
-    encoding, batching: maxBatchSize > 0, maxBatchSize, connections, duration_s: duration,
+    encoding, threads, batching: maxBatchSize > 0, maxBatchSize, connections, duration_s: duration,
     requests_per_s: result.requests.average, latency_p50_ms: result.latency.p50, latency_p90_ms: result.latency.p90, latency_p99_ms: result.latency.p99,
     non2xx: result.non2xx, errors: result.errors, mean_batch: execs > 0 ? inferences / execs : 0,
   };
   console.log(JSON.stringify(row));
-  rows.push(row);
+  return row;
+}
+
+const rows = [];
+for (const [encoding, maxBatchSize] of [['json', 32], ['json', 0], ['binary', 32], ['binary', 0]]) rows.push(await measure(encoding, maxBatchSize, 1));
+// HTTP threads: the rows above are the threads = 1 points of this sweep (batching on).
+const threadRows = [];
+for (const encoding of ['binary', 'json']) {
+  for (const threads of threadCounts) {
+    threadRows.push(threads === 1 ? rows.find((r) => r.encoding === encoding && r.batching) : await measure(encoding, 32, threads));
+  }
 }
 const out = path.join(root, 'bench', 'data', `serve-${gpu ? 'gpu' : 'cpu'}.json`);
 fs.writeFileSync(out, JSON.stringify({
   machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, devices, node: process.version },
   command: `node bench/serve.mjs${quick ? ' --quick' : ''}`,
-  model: 'built-in mlp (256-1024-1024-10), one row per request', autocannon: `${connections} connections, ${duration} s per row after a 1 s warmup`, rows,
+  model: 'built-in mlp (256-1024-1024-10), one row per request',
+  autocannon: `${connections} connections, ${duration} s per row after a 1 s warmup${loadWorkers ? `, ${loadWorkers} autocannon worker threads` : ''}`, rows, threadRows,
 }, null, 2) + '\n');
 console.log(`wrote ${path.relative(root, out)}`);
