@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
+import { ErrorCodes, TorchpoolError } from '../errors.js';
 import type { ServeConfig } from './config.js';
 import { HttpError, toHttpError } from './http-error.js';
 import { parseInferRequest } from './infer-request.js';
@@ -19,6 +20,7 @@ import type { RequestMetrics } from './metrics.js';
 import type { ModelTable } from './model-table.js';
 import { nameOutputs, type ServedModel } from './models.js';
 import { classify } from './predict.js';
+import type { ModelIndexEntry } from './repository.js';
 
 export interface AppOptions {
   config: ServeConfig;
@@ -29,6 +31,34 @@ export interface AppOptions {
   renderMetrics: () => Promise<string>;
   /** False once the server drains: inference answers 503 and readiness turns off. */
   accepting: () => boolean;
+  /** The model repository API (load, unload, index). */
+  repository: RepositoryControl;
+}
+
+/** What the repository routes call: the ModelRepository itself, or a relay to the thread that owns it. */
+export interface RepositoryControl {
+  index(readyOnly: boolean): Promise<ModelIndexEntry[]>;
+  load(name: string): Promise<void>;
+  unload(name: string): Promise<void>;
+}
+
+/**
+ * Runs `work` on the model a request resolves to. A reload swaps a model while requests are on
+ * their way to it; a request that reaches the old pool after it stopped taking work (CLOSED)
+ * runs again on the model that replaced it, so a reload drops nothing.
+ */
+export async function onCurrentModel<T>(table: ModelTable, name: string, version: string | undefined, work: (model: ServedModel) => Promise<T>): Promise<T> {
+  let model = table.resolve(name, version);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work(model);
+    } catch (error) {
+      const replaced = error instanceof TorchpoolError && error.code === ErrorCodes.CLOSED && attempt < 3 && table.has(name, version);
+      const next = replaced ? table.resolve(name, version) : undefined;
+      if (!next || next === model) throw error;
+      model = next;
+    }
+  }
 }
 
 type Params = { name: string; version?: string };
@@ -43,7 +73,7 @@ export const serverVersion = (() => {
   }
 })();
 
-export async function buildApp({ config, table, metrics, renderMetrics, accepting }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, table, metrics, renderMetrics, accepting, repository }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: config.limits.maxBodyBytes, logger: false, return503OnClosing: true });
 
   // Bodies reach the handlers as bytes: the binary extension puts raw tensors after the JSON.
@@ -63,6 +93,13 @@ export async function buildApp({ config, table, metrics, renderMetrics, acceptin
       process.stderr.write(`${new Date().toISOString()} ${request.method} ${request.url} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms\n`);
     });
   }
+
+  // While draining, answers close their connection: keep-alive clients reconnect elsewhere and the
+  // drain ends when the last answer is out, not when idle connections time out.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!accepting()) void reply.header('connection', 'close');
+    return payload;
+  });
 
   const modelFor = (params: Params): ServedModel => table.resolve(params.name, params.version);
   const acceptingWork = () => {
@@ -89,7 +126,7 @@ export async function buildApp({ config, table, metrics, renderMetrics, acceptin
     const ready = accepting() && table.all().every((m) => m.ready);
     return reply.code(ready ? 200 : 503).send({ ready });
   });
-  app.get('/v2', async () => ({ name: 'torchpool', version: serverVersion, extensions: ['binary_tensor_data'] }));
+  app.get('/v2', async () => ({ name: 'torchpool', version: serverVersion, extensions: ['binary_tensor_data', 'model_repository'] }));
 
   const metadata = async (request: FastifyRequest<{ Params: Params }>) => {
     const model = modelFor(request.params);
@@ -109,16 +146,19 @@ export async function buildApp({ config, table, metrics, renderMetrics, acceptin
 
   const infer = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const started = performance.now();
-    const model = modelFor(request.params);
+    let model = modelFor(request.params);
     let items = 0;
     try {
       acceptingWork();
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const header = request.headers['inference-header-content-length'];
-      const parsed = parseInferRequest(body, Array.isArray(header) ? header[0] : header, model, config.limits);
-      items = [...parsed.tensors.values()][0]?.shape[0] ?? 1;
-      const output = await model.pool.infer(model.forwardArgs(parsed.tensors), { timeoutMs: config.limits.requestTimeoutMs, signal: clientGone(reply) });
-      const encoded = encodeInferResponse(model, parsed, nameOutputs(output));
+      const encoded = await onCurrentModel(table, request.params.name, request.params.version, async (current) => {
+        model = current;
+        const parsed = parseInferRequest(body, Array.isArray(header) ? header[0] : header, current, config.limits);
+        items = [...parsed.tensors.values()][0]?.shape[0] ?? 1;
+        const output = await current.pool.infer(current.forwardArgs(parsed.tensors), { timeoutMs: config.limits.requestTimeoutMs, signal: clientGone(reply) });
+        return encodeInferResponse(current, parsed, nameOutputs(output));
+      });
       metrics.record(model, true, 200, items, (performance.now() - started) * 1000);
       if (encoded.headerLength === undefined) return reply.type('application/json').send(encoded.body);
       return reply.type('application/octet-stream').header('Inference-Header-Content-Length', encoded.headerLength).send(encoded.body);
@@ -147,7 +187,9 @@ export async function buildApp({ config, table, metrics, renderMetrics, acceptin
       if (!bytes || bytes.length === 0) throw new HttpError(400, 'send the image as the body (image/jpeg, image/png) or as a multipart file');
       const topk = request.query.topk === undefined ? model.image?.topK ?? 5 : Number(request.query.topk);
       if (!Number.isInteger(topk) || topk < 1 || topk > 1000) throw new HttpError(400, 'topk must be an integer between 1 and 1000');
-      const predictions = await classify(model, bytes, topk, { timeoutMs: config.limits.requestTimeoutMs, signal: clientGone(reply) });
+      const image = bytes;
+      const predictions = await onCurrentModel(table, request.params.name, request.params.version, (current) =>
+        classify(current, image, topk, { timeoutMs: config.limits.requestTimeoutMs, signal: clientGone(reply) }));
       metrics.record(model, true, 200, 1, (performance.now() - started) * 1000);
       return { model_name: model.name, model_version: model.version, predictions };
     } catch (error) {
@@ -160,6 +202,34 @@ export async function buildApp({ config, table, metrics, renderMetrics, acceptin
   app.post('/predict/:name', predict);
 
   app.get('/metrics', async (_request, reply) => reply.type(metricsContentType).send(await renderMetrics()));
+
+  // The model repository extension (Triton's): index, load (or reload), unload.
+  const jsonBody = (request: FastifyRequest): Record<string, unknown> => {
+    const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+    if (!body || body.length === 0) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      throw new HttpError(400, `the request is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'the request must be a JSON object');
+    return parsed as Record<string, unknown>;
+  };
+  app.post('/v2/repository/index', async (request) => {
+    const { ready } = jsonBody(request);
+    if (ready !== undefined && typeof ready !== 'boolean') throw new HttpError(400, 'ready must be a boolean');
+    return repository.index(ready === true);
+  });
+  const control = (op: 'load' | 'unload') => async (request: FastifyRequest<{ Params: { name: string } }>) => {
+    const { parameters } = jsonBody(request);
+    if (parameters !== undefined && (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))) throw new HttpError(400, 'parameters must be an object');
+    if (!accepting()) throw new HttpError(503, 'the server is shutting down');
+    await repository[op](request.params.name);
+    return {};
+  };
+  app.post('/v2/repository/models/:name/load', control('load'));
+  app.post('/v2/repository/models/:name/unload', control('unload'));
 
   return app;
 }

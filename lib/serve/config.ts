@@ -24,6 +24,18 @@ export interface ImageConfig {
   topK?: number;
 }
 
+/**
+ * Which versions of a repository model are served (Triton's version policy): the `latest`
+ * `num_versions` (default: the latest one), `all`, or `specific` version numbers.
+ */
+export type VersionPolicy =
+  | { latest: { num_versions?: number } }
+  | { all: Record<string, never> }
+  | { specific: { versions: number[] } };
+
+/** How the model repository is controlled (Triton's `--model-control-mode`). */
+export type ModelControlMode = 'none' | 'explicit' | 'poll';
+
 /** One served model. */
 export interface ModelConfig {
   name: string;
@@ -38,6 +50,8 @@ export interface ModelConfig {
   constants?: Record<string, number | boolean | string>;
   /** Enables the image route for this model. */
   image?: ImageConfig;
+  /** Repository models: which versions to serve; default `{ latest: { num_versions: 1 } }`. */
+  version_policy?: VersionPolicy;
 }
 
 export interface ServeLimits {
@@ -63,6 +77,26 @@ export interface ServeConfig {
    * (one set of model replicas, one queue, batches that mix threads); default 1, this thread.
    */
   threads?: number;
+  /**
+   * A model repository: one folder per model, `<dir>/<name>/<version>/model.pt` (or `.pt2`),
+   * with an optional `<dir>/<name>/config.json` holding the same fields as a model of the config
+   * file (pool, inputs, constants, image) and a `version_policy`.
+   */
+  modelRepository?: string;
+  /**
+   * `none` (default): load every repository model at start and ignore later changes; `explicit`:
+   * load only `loadModels` at start, then what the repository API asks; `poll`: load all, then
+   * follow the repository's changes every `repositoryPollSecs`.
+   */
+  modelControlMode?: ModelControlMode;
+  /** explicit mode: the repository models to load at start (`*`: all). */
+  loadModels?: string[];
+  /** poll mode: seconds between scans of the repository; default 15. */
+  repositoryPollSecs?: number;
+  /** Serve the gRPC form of the protocol (inference.GRPCInferenceService) on this port too. */
+  grpcPort?: number;
+  /** Pool options that repository models start from (their config.json's `pool` wins). */
+  poolDefaults?: Omit<InferencePoolOptions, 'model'>;
 }
 
 export const serveUsage = `Usage: torchpool serve --model name=path.pt [--model ...] [options]
@@ -72,6 +106,12 @@ classification route, and Prometheus metrics.
 
 Models:
   --model <name=path>       a model to serve: a TorchScript file or a built-in name (repeatable)
+  --model-repository <dir>  a model repository: <dir>/<name>/<version>/model.pt, and an optional
+                            <dir>/<name>/config.json (pool, inputs, constants, image, version_policy)
+  --model-control-mode <m>  none (load all at start), explicit (load with the repository API), or
+                            poll (load all and follow changes on disk); default: none
+  --load-model <name>       explicit mode: a repository model to load at start (repeatable; * = all)
+  --repository-poll-secs <s> poll mode: seconds between scans of the repository (default: 15)
   --labels <name=path>      labels file (one per line) for the image route of model <name>
   --config <file.json>      per-model options: { "models": { "<name>": { "path", "pool", "inputs",
                             "constants", "image" } }, "port", "host", "limits" }
@@ -84,6 +124,7 @@ Pool (defaults for every model; the config file's "pool" wins):
 Server:
   --host <addr>             listen address (default: 0.0.0.0)
   --port <n>                listen port (default: 8000)
+  --grpc-port <n>           also serve the protocol over gRPC (inference.GRPCInferenceService) here
   --max-body-size <bytes>   largest request body, e.g. 64mb (default: 64mb)
   --max-elements <n>        most elements in one input tensor (default: 16777216)
   --request-timeout <ms>    longest wait for an engine before 504 (default: 30000)
@@ -172,6 +213,11 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
         'request-timeout': { type: 'string' },
         'drain-timeout': { type: 'string' },
         threads: { type: 'string', short: 't' },
+        'model-repository': { type: 'string' },
+        'model-control-mode': { type: 'string' },
+        'load-model': { type: 'string', multiple: true },
+        'repository-poll-secs': { type: 'string' },
+        'grpc-port': { type: 'string' },
         log: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -182,7 +228,10 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
   const v = parsed.values;
   if (v.help) return undefined;
   const file = v.config ? readConfigFile(v.config) : { models: [], rest: {} };
-  const rest = file.rest as { host?: string; port?: number; limits?: Partial<ServeLimits>; drainTimeoutMs?: number; threads?: number };
+  const rest = file.rest as {
+    host?: string; port?: number; limits?: Partial<ServeLimits>; drainTimeoutMs?: number; threads?: number;
+    modelRepository?: string; modelControlMode?: string; loadModels?: string[]; repositoryPollSecs?: number; grpcPort?: number;
+  };
 
   const defaults: Omit<InferencePoolOptions, 'model'> = {};
   if (v.devices) defaults.devices = ['all', 'cpu', 'cuda'].includes(v.devices) ? (v.devices as 'all') : v.devices.split(',');
@@ -204,11 +253,24 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
     if (!model) throw new ServeUsageError(`--labels ${name}=...: no model named '${name}'`);
     model.image = { ...model.image, labels: path.resolve(labels) };
   }
-  if (models.size === 0) throw new ServeUsageError('give at least one --model name=path (or a --config file with "models")');
+  const repositoryDir = v['model-repository'] ?? (rest.modelRepository ? path.resolve(path.dirname(path.resolve(v.config ?? '.')), rest.modelRepository) : undefined);
+  if (repositoryDir !== undefined && !fs.statSync(repositoryDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ServeUsageError(`--model-repository ${repositoryDir}: not a directory`);
+  }
+  if (models.size === 0 && repositoryDir === undefined) {
+    throw new ServeUsageError('give at least one --model name=path, a --model-repository, or a --config file with "models"');
+  }
   for (const m of models.values()) {
     if (!MODEL_NAME.test(m.name)) throw new ServeUsageError(`model name '${m.name}': use letters, digits, '_', '.', '-' (at most 128)`);
     m.pool = { ...defaults, ...m.pool };
   }
+  const mode = v['model-control-mode'] ?? rest.modelControlMode ?? 'none';
+  if (!['none', 'explicit', 'poll'].includes(mode)) throw new ServeUsageError(`--model-control-mode expects none, explicit or poll, got '${mode}'`);
+  const loadModels = v['load-model'] ?? rest.loadModels;
+  if (loadModels !== undefined && mode !== 'explicit') throw new ServeUsageError('--load-model applies to --model-control-mode explicit only');
+  const pollSecs = v['repository-poll-secs'] !== undefined ? integer(v['repository-poll-secs'], 'repository-poll-secs', 1, 15) : rest.repositoryPollSecs ?? 15;
+  const grpcPort = v['grpc-port'] !== undefined ? integer(v['grpc-port'], 'grpc-port', 0, 0) : rest.grpcPort;
+  if (grpcPort !== undefined && (!Number.isInteger(grpcPort) || grpcPort < 0 || grpcPort > 65535)) throw new ServeUsageError(`grpc port must be 0..65535, got ${grpcPort}`);
 
   const port = v.port !== undefined ? integer(v.port, 'port', 0, 8000) : rest.port ?? 8000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ServeUsageError(`port must be 0..65535, got ${port}`);
@@ -224,5 +286,11 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
     drainTimeoutMs: integer(v['drain-timeout'], 'drain-timeout', 0, rest.drainTimeoutMs ?? 30_000),
     logRequests: v.log ?? false,
     threads: threadCount(v.threads, rest.threads),
+    ...(repositoryDir !== undefined ? { modelRepository: path.resolve(repositoryDir) } : {}),
+    modelControlMode: mode as ModelControlMode,
+    ...(loadModels !== undefined ? { loadModels } : {}),
+    repositoryPollSecs: pollSecs,
+    ...(grpcPort !== undefined ? { grpcPort } : {}),
+    poolDefaults: defaults,
   };
 }

@@ -9,6 +9,8 @@ import { buildApp } from './app.js';
 import { RequestMetrics } from './metrics.js';
 import { ModelTable } from './model-table.js';
 import { ServedModel } from './models.js';
+import { HttpError } from './http-error.js';
+import type { ModelIndexEntry } from './repository.js';
 import { closeWithin } from './server.js';
 import type { FromThread, ToThread } from './thread-messages.js';
 import type { HttpThreadData } from './threads.js';
@@ -20,18 +22,25 @@ async function main(port: NonNullable<typeof parentPort>, data: HttpThreadData):
   for (const spec of data.models) table.set(await ServedModel.attach(spec));
   const metrics = new RequestMetrics(data.index);
   let accepting = true;
-  const waiting = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
+  const waiting = new Map<number, { resolve: (value: never) => void; reject: (error: Error) => void }>();
   let nextRequest = 1;
+  /** Asks the owner thread and waits for its answer. */
+  const ask = <T>(message: (id: number) => FromThread) => new Promise<T>((resolve, reject) => {
+    const id = nextRequest++;
+    waiting.set(id, { resolve: resolve as (value: never) => void, reject });
+    send(message(id));
+  });
   const app = await buildApp({
     config,
     table,
     metrics,
     accepting: () => accepting,
-    renderMetrics: () => new Promise<string>((resolve, reject) => {
-      const id = nextRequest++;
-      waiting.set(id, { resolve, reject });
-      send({ type: 'metrics', id });
-    }),
+    renderMetrics: () => ask<string>((id) => ({ type: 'metrics', id })),
+    repository: {
+      index: (ready) => ask<ModelIndexEntry[]>((id) => ({ type: 'control', id, op: 'index', ready })),
+      load: (name) => ask<void>((id) => ({ type: 'control', id, op: 'load', name })),
+      unload: (name) => ask<void>((id) => ({ type: 'control', id, op: 'unload', name })),
+    },
   });
   port.on('message', (message: ToThread) => {
     switch (message.type) {
@@ -41,10 +50,36 @@ async function main(port: NonNullable<typeof parentPort>, data: HttpThreadData):
       case 'metrics': {
         const pending = waiting.get(message.id);
         waiting.delete(message.id);
-        if (message.text !== undefined) pending?.resolve(message.text);
+        if (message.text !== undefined) pending?.resolve(message.text as never);
         else pending?.reject(new Error(message.error ?? 'metrics unavailable'));
         break;
       }
+      case 'control': {
+        const pending = waiting.get(message.id);
+        waiting.delete(message.id);
+        if (message.error) pending?.reject(new HttpError(message.error.status, message.error.message));
+        else pending?.resolve((message.result ?? undefined) as never);
+        break;
+      }
+      case 'update':
+        void (async () => {
+          // Route to the new models first, then let go of what they replaced.
+          const attached = await Promise.all(message.add.map((spec) => ServedModel.attach(spec).catch(() => undefined)));
+          const released: ServedModel[] = [];
+          for (const model of attached) {
+            if (!model) continue;
+            const previous = table.set(model);
+            if (previous) released.push(previous);
+          }
+          for (const { name, version } of message.remove) {
+            const previous = table.delete(name, version);
+            if (previous) released.push(previous);
+          }
+          // An attached pool's close() resolves once this thread's requests on it are answered.
+          await Promise.all(released.map((m) => m.pool.close({ drain: true })));
+          send({ type: 'updated', id: message.id });
+        })();
+        break;
       case 'drain':
         accepting = false;
         void (async () => {

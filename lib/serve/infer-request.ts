@@ -4,7 +4,7 @@
  * input saying its `binary_data_size`). Every field is checked with a 400 message that names it.
  * @module
  */
-import type { Tensor } from '../tensor.js';
+import type { Dtype, Tensor } from '../tensor.js';
 import type { ServeLimits } from './config.js';
 import { dtypeOf, fromBinary, fromJson } from './datatypes.js';
 import { HttpError } from './http-error.js';
@@ -50,6 +50,33 @@ function split(body: Buffer, headerLength: string | undefined): { json: unknown;
   return { json, binary: body.subarray(jsonLength) };
 }
 
+/**
+ * Checks one input's name, shape and datatype against the model (the HTTP and gRPC forms share
+ * it); returns its dtype and element count. HttpError 400 otherwise.
+ */
+export function checkInput(model: ServedModel, name: unknown, shape: unknown, datatype: unknown, where: string, limits: ServeLimits): { meta: ServedModel['inputs'][number]; dtype: Dtype; count: number; shape: number[] } {
+  if (typeof name !== 'string' || name.length === 0) throw new HttpError(400, `${where}.name must be a non-empty string`);
+  const meta = model.inputs.find((m) => m.name === name);
+  if (!meta) throw new HttpError(400, `${where}: model ${model.name} has no input '${name}' (inputs: ${model.inputs.map((m) => m.name).join(', ')})`);
+  if (!Array.isArray(shape) || shape.length > 16 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw new HttpError(400, `${where}.shape must be an array of at most 16 non-negative integers`);
+  }
+  const count = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (count > limits.maxTensorElements) {
+    throw new HttpError(400, `${where}: ${count} elements exceed the limit of ${limits.maxTensorElements} per tensor`);
+  }
+  const dtype = dtypeOf(datatype, `${where}.datatype`);
+  const declared = meta.declared !== false;
+  if (declared && meta.datatype !== datatype) throw new HttpError(400, `${where}: input '${name}' takes ${meta.datatype}, got ${String(datatype)}`);
+  if (declared && meta.shape.length !== shape.length) {
+    throw new HttpError(400, `${where}: input '${name}' has ${meta.shape.length} dimensions [${meta.shape.join(', ')}], got [${shape.join(', ')}]`);
+  }
+  meta.shape.forEach((d, k) => {
+    if (declared && d >= 0 && shape[k] !== d) throw new HttpError(400, `${where}: input '${name}' needs shape [${meta.shape.join(', ')}] (-1 varies), got [${shape.join(', ')}]`);
+  });
+  return { meta, dtype, count, shape: [...(shape as number[])] };
+}
+
 export function parseInferRequest(body: Buffer, headerLength: string | undefined, model: ServedModel, limits: ServeLimits): ParsedInferRequest {
   const { json, binary } = split(body, headerLength);
   if (!isObject(json)) throw new HttpError(400, 'the request must be a JSON object');
@@ -63,26 +90,8 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
     const where = `inputs[${i}]`;
     if (!isObject(input)) throw new HttpError(400, `${where} must be an object`);
     const { name, shape, datatype } = input;
-    if (typeof name !== 'string' || name.length === 0) throw new HttpError(400, `${where}.name must be a non-empty string`);
-    const meta = model.inputs.find((m) => m.name === name);
-    if (!meta) throw new HttpError(400, `${where}: model ${model.name} has no input '${name}' (inputs: ${model.inputs.map((m) => m.name).join(', ')})`);
-    if (tensors.has(name)) throw new HttpError(400, `${where}: input '${name}' is given twice`);
-    if (!Array.isArray(shape) || shape.length > 16 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-      throw new HttpError(400, `${where}.shape must be an array of at most 16 non-negative integers`);
-    }
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (count > limits.maxTensorElements) {
-      throw new HttpError(400, `${where}: ${count} elements exceed the limit of ${limits.maxTensorElements} per tensor`);
-    }
-    const dtype = dtypeOf(datatype, `${where}.datatype`);
-    const declared = meta.declared !== false;
-    if (declared && meta.datatype !== datatype) throw new HttpError(400, `${where}: input '${name}' takes ${meta.datatype}, got ${String(datatype)}`);
-    if (declared && meta.shape.length !== shape.length) {
-      throw new HttpError(400, `${where}: input '${name}' has ${meta.shape.length} dimensions [${meta.shape.join(', ')}], got [${shape.join(', ')}]`);
-    }
-    meta.shape.forEach((d, k) => {
-      if (declared && d >= 0 && shape[k] !== d) throw new HttpError(400, `${where}: input '${name}' needs shape [${meta.shape.join(', ')}] (-1 varies), got [${shape.join(', ')}]`);
-    });
+    const { dtype, count } = checkInput(model, name, shape, datatype, where, limits);
+    if (tensors.has(name as string)) throw new HttpError(400, `${where}: input '${String(name)}' is given twice`);
     const binarySize = parameters(input.parameters, where).binary_data_size;
     let data;
     if (binarySize !== undefined) {
@@ -96,7 +105,7 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
       if (input.data === undefined) throw new HttpError(400, `${where}: data (or parameters.binary_data_size) is required`);
       data = fromJson(input.data, dtype, count, where);
     }
-    tensors.set(name, { data, shape: [...(shape as number[])], dtype });
+    tensors.set(name as string, { data, shape: [...(shape as number[])], dtype });
   });
   if (offset !== binary.length) throw new HttpError(400, `the body has ${binary.length - offset} bytes after the last binary input`);
   for (const meta of model.inputs) {

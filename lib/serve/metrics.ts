@@ -26,8 +26,8 @@ export class RequestMetrics {
   readonly #byThread: Counter<'thread'>;
   readonly #thread: string;
 
-  /** `thread`: which HTTP thread this is (0 for a single-thread server). */
-  constructor(thread = 0) {
+  /** `thread`: which HTTP thread this is (0 for a single-thread server; `grpc` for the gRPC service of a threaded one). */
+  constructor(thread: number | string = 0) {
     this.#thread = String(thread);
     const registers = [this.registry];
     const labelNames = ['model', 'version'] as const;

@@ -12,7 +12,6 @@ import { DTYPES, type Dtype, type InferOutput, type InferValue, type OutputTenso
 import type { ModelConfig } from './config.js';
 import { type Datatype, datatypeOf, dtypeOf } from './datatypes.js';
 import { HttpError } from './http-error.js';
-import { ModelTable } from './model-table.js';
 
 export interface TensorMetadata {
   name: string;
@@ -204,17 +203,4 @@ export class ServedModel {
   forwardArgs(tensors: Map<string, Tensor>): InferValue[] {
     return this.argOrder.map((a) => (a.input !== undefined ? tensors.get(a.input)! : this.constants[a.constant!]!));
   }
-}
-
-/** Loads every model of the config in parallel; if one fails, closes the others and throws its error. */
-export async function loadModels(config: { models: ModelConfig[] }): Promise<ModelTable> {
-  const loaded = await Promise.allSettled(config.models.map((m) => ServedModel.load(m)));
-  const failure = loaded.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-  if (failure) {
-    await Promise.all(loaded.map((r) => (r.status === 'fulfilled' ? r.value.pool.close() : undefined)));
-    throw failure.reason;
-  }
-  const table = new ModelTable();
-  for (const r of loaded) table.set((r as PromiseFulfilledResult<ServedModel>).value);
-  return table;
 }

@@ -5,10 +5,12 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './app.js';
+import { buildApp, type RepositoryControl } from './app.js';
+import { startGrpc } from './grpc/server.js';
 import type { ServeConfig } from './config.js';
 import { PoolMetrics, RequestMetrics } from './metrics.js';
-import { loadModels, type ServedModel } from './models.js';
+import type { ServedModel } from './models.js';
+import { ModelRepository } from './repository.js';
 import { createThreadedServer } from './threads.js';
 
 export type ServerState = 'loading' | 'ready' | 'draining' | 'closed';
@@ -21,6 +23,10 @@ export interface TorchpoolServer {
   readonly state: ServerState;
   /** HTTP threads answering requests. */
   readonly threads: number;
+  /** The models, their versions and states, and the load / unload API (in this thread). */
+  readonly repository: ModelRepository;
+  /** Where the gRPC service listens (`grpcPort`), e.g. `127.0.0.1:8001`. */
+  readonly grpcAddress?: string;
   /** Listens on the configured host and port; resolves with the address (port 0 picks one). */
   listen(): Promise<string>;
   /**
@@ -30,34 +36,36 @@ export interface TorchpoolServer {
   shutdown(): Promise<void>;
 }
 
-/** Loads every model (in parallel), then builds the server. */
+/** Loads the models (in parallel), then builds the server. */
 export async function createServer(config: ServeConfig): Promise<TorchpoolServer> {
   if ((config.threads ?? 1) > 1) return createThreadedServer(config);
-  const table = await loadModels(config);
+  const repository = new ModelRepository(config);
+  await repository.start();
+  const table = repository.table;
   let state: ServerState = 'ready';
   const requestMetrics = new RequestMetrics();
   const poolMetrics = new PoolMetrics(() => table.all());
-  const app = await buildApp({
-    config,
-    table,
-    metrics: requestMetrics,
-    renderMetrics: async () => (await poolMetrics.render()) + (await requestMetrics.registry.metrics()),
-    accepting: () => state === 'ready',
-  });
+  const renderMetrics = async () => (await poolMetrics.render()) + (await requestMetrics.registry.metrics());
+  const accepting = () => state === 'ready';
+  const control = localControl(repository);
+  const app = await buildApp({ config, table, metrics: requestMetrics, renderMetrics, accepting, repository: control });
+  const grpc = config.grpcPort !== undefined ? await startGrpc({ config, table, metrics: requestMetrics, accepting, repository: control }) : undefined;
   let shutdown: Promise<void> | undefined;
   return {
     app,
     get models() { return new Map(table.latest().map((m) => [m.name, m])); },
     get state() { return state; },
     threads: 1,
+    repository,
+    ...(grpc ? { grpcAddress: grpc.address } : {}),
     async listen() {
       return app.listen({ host: config.host, port: config.port });
     },
     shutdown() {
       shutdown ??= (async () => {
         state = 'draining';
-        await closeWithin(app, config.drainTimeoutMs);
-        await Promise.all(table.all().map((m) => m.pool.close()));
+        await Promise.all([closeWithin(app, config.drainTimeoutMs), grpc?.close(config.drainTimeoutMs)]);
+        await repository.close();
         state = 'closed';
       })();
       return shutdown;
@@ -65,12 +73,24 @@ export async function createServer(config: ServeConfig): Promise<TorchpoolServer
   };
 }
 
+/** The repository API of a server whose repository lives in this thread. */
+export function localControl(repository: ModelRepository): RepositoryControl {
+  return {
+    index: async (readyOnly) => repository.index(readyOnly),
+    load: (name) => repository.load(name),
+    unload: (name) => repository.unload(name),
+  };
+}
+
 /** Closes a fastify app: no new connections, in-flight requests answered, the rest cut at the deadline. */
 export async function closeWithin(app: FastifyInstance, deadlineMs: number): Promise<void> {
   const drained = app.close();
+  // Connections that finish their last request become idle: close them as they do.
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs); });
   if ((await Promise.race([drained, deadline])) === 'deadline') app.server.closeAllConnections();
   clearTimeout(timer);
+  clearInterval(sweep);
   await drained;
 }

@@ -20,11 +20,13 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { nativeBinding } from '../binding.js';
 import type { ServeConfig } from './config.js';
-import { PoolMetrics, sumRequestMetrics } from './metrics.js';
-import type { ModelTable } from './model-table.js';
-import { loadModels, type ServedModelSpec } from './models.js';
-import type { ServerState, TorchpoolServer } from './server.js';
-import type { FromThread, ToThread } from './thread-messages.js';
+import { startGrpc } from './grpc/server.js';
+import { HttpError, toHttpError } from './http-error.js';
+import { PoolMetrics, RequestMetrics, sumRequestMetrics } from './metrics.js';
+import type { ServedModelSpec } from './models.js';
+import { ModelRepository, type TableSync } from './repository.js';
+import { localControl, type ServerState, type TorchpoolServer } from './server.js';
+import type { ControlOp, FromThread, ToThread } from './thread-messages.js';
 
 /** What an HTTP thread starts with. */
 export interface HttpThreadData {
@@ -52,7 +54,9 @@ function formatAddress(address: net.AddressInfo): string {
 
 export async function createThreadedServer(config: ServeConfig): Promise<TorchpoolServer> {
   const count = config.threads ?? 1;
-  const table: ModelTable = await loadModels(config);
+  const repository = new ModelRepository(config);
+  await repository.start();
+  const table = repository.table;
   const poolMetrics = new PoolMetrics(() => table.all());
   let state: ServerState = 'ready';
   let spareFd = -1;
@@ -61,6 +65,34 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
   let nextRequest = 1;
 
   const send = (thread: Thread, message: ToThread) => thread.worker.postMessage(message);
+
+  // Reloads: every HTTP thread switches to the new models and lets go of the old ones before the
+  // repository closes the old pools.
+  const sync: TableSync = {
+    async publish(add, remove) {
+      const specs = add.map((m) => m.describe());
+      await Promise.all([...threads.values()].map((thread) => new Promise<void>((resolve) => {
+        const id = nextRequest++;
+        waiting.set(id, () => resolve());
+        // A thread that dies meanwhile no longer uses anything.
+        void thread.exited.then(() => { waiting.delete(id); resolve(); });
+        send(thread, { type: 'update', id, add: specs, remove });
+      })));
+    },
+  };
+  repository.setSync(sync);
+  const control = localControl(repository);
+  const runControl = async (op: ControlOp) => {
+    if (op.op === 'index') return control.index(op.ready);
+    if (state !== 'ready') throw new HttpError(503, 'the server is shutting down');
+    await control[op.op](op.name);
+    return null;
+  };
+  // The gRPC service runs here, next to the pools, with its own request counters.
+  const grpcMetrics = new RequestMetrics('grpc');
+  const grpc = config.grpcPort !== undefined
+    ? await startGrpc({ config, table, metrics: grpcMetrics, accepting: () => state === 'ready', repository: control })
+    : undefined;
 
   /** This thread's counters, or undefined when it does not answer in time (it is stuck or gone). */
   const countersOf = (thread: Thread) => new Promise<unknown>((resolve) => {
@@ -72,6 +104,7 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
 
   const renderMetrics = async (): Promise<string> => {
     const snapshots = (await Promise.all([...threads.values()].map(countersOf))).filter((s) => s !== undefined);
+    if (grpc) snapshots.push(await grpcMetrics.snapshot());
     return (await poolMetrics.render()) + (await sumRequestMetrics(snapshots as Parameters<typeof sumRequestMetrics>[0]));
   };
 
@@ -93,6 +126,19 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
         case 'counters':
           waiting.get(message.id)?.(message.snapshot);
           waiting.delete(message.id);
+          break;
+        case 'updated':
+          waiting.get(message.id)?.(undefined);
+          waiting.delete(message.id);
+          break;
+        case 'control':
+          runControl(message).then(
+            (result) => send(thread, { type: 'control', id: message.id, result }),
+            (error: unknown) => {
+              const http = toHttpError(error);
+              send(thread, { type: 'control', id: message.id, error: { status: http.status, message: http.message } });
+            },
+          );
           break;
         case 'metrics':
           renderMetrics().then(
@@ -127,6 +173,8 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
     get models() { return new Map(table.latest().map((m) => [m.name, m])); },
     get state() { return state; },
     threads: count,
+    repository,
+    ...(grpc ? { grpcAddress: grpc.address } : {}),
     async listen() {
       const socket = net.createServer();
       await new Promise<void>((resolve, reject) => {
@@ -152,6 +200,7 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
         state = 'draining';
         const running = [...threads.values()];
         for (const thread of running) send(thread, { type: 'drain' });
+        const grpcDrained = grpc?.close(config.drainTimeoutMs);
         // Each thread drains within drainTimeoutMs itself; this is the backstop for a stuck one.
         let timer: NodeJS.Timeout | undefined;
         const backstop = new Promise<void>((resolve) => { timer = setTimeout(resolve, config.drainTimeoutMs + 5000); });
@@ -162,9 +211,10 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
           if (exited === undefined) await t.worker.terminate();
         }));
         threads.clear();
+        await grpcDrained;
         if (spareFd >= 0) fs.closeSync(spareFd);
         spareFd = -1;
-        await Promise.all(table.all().map((m) => m.pool.close()));
+        await repository.close();
         state = 'closed';
       })();
       return shutdown;

@@ -28,7 +28,7 @@ describe('torchpool serve: v2 protocol', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true });
     const server = await (await fetch(`${s.url}/v2`)).json();
-    expect(server).toMatchObject({ name: 'torchpool', extensions: ['binary_tensor_data'] });
+    expect(server).toMatchObject({ name: 'torchpool', extensions: ['binary_tensor_data', 'model_repository'] });
     const mlp = await (await fetch(`${s.url}/v2/models/mlp`)).json();
     expect(mlp).toMatchObject({ name: 'mlp', versions: ['1'], inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 256] }], outputs: [{ name: 'output__0', datatype: 'FP32', shape: [-1, 10] }] });
     const pair = (await (await fetch(`${s.url}/v2/models/pair/versions/1`)).json()) as { outputs: { name: string }[] };
