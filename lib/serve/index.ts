@@ -10,7 +10,10 @@ import { createServer } from './server.js';
 export { createServer } from './server.js';
 export type { TorchpoolServer, ServerState } from './server.js';
 export { parseServeArgs, serveUsage, ServeUsageError } from './config.js';
-export type { ServeConfig, ModelConfig, ImageConfig, ServeLimits } from './config.js';
+export type { ServeConfig, ModelConfig, ImageConfig, ServeLimits, VersionPolicy, ModelControlMode } from './config.js';
+export { ModelRepository } from './repository.js';
+export type { ModelIndexEntry, ModelState } from './repository.js';
+export { inferenceClient, inferenceService, protoDir } from './grpc/proto.js';
 
 /** The CLI: resolves with the exit code once the server has shut down (or failed to start). */
 export async function serveMain(argv: string[]): Promise<number> {
@@ -38,7 +41,8 @@ export async function serveMain(argv: string[]): Promise<number> {
   const address = await server.listen();
   const models = [...server.models.values()].map((m) => `${m.name} (${m.pool.devices.join(', ')})`).join(', ');
   const threads = server.threads > 1 ? `; ${server.threads} HTTP threads` : '';
-  console.error(`torchpool serve: listening on ${address}; models: ${models}${threads}`);
+  const grpc = server.grpcAddress ? `; gRPC on ${server.grpcAddress}` : '';
+  console.error(`torchpool serve: listening on ${address}; models: ${models || '(none loaded)'}${threads}${grpc}`);
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       console.error(`torchpool serve: ${signal}: draining (up to ${config.drainTimeoutMs} ms), then closing`);

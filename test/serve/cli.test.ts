@@ -68,7 +68,9 @@ describe('torchpool serve (CLI)', () => {
 
   it('exits 2 with usage for bad arguments and 1 when a model cannot be loaded', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'serve', ...args], { encoding: 'utf8', timeout: 30_000 });
-    for (const args of [[], ['--model', 'nonsense'], ['--model', 'a=mlp', '--port', 'http'], ['--model', 'bad/name=mlp'], ['--frobnicate']]) {
+    for (const args of [[], ['--model', 'nonsense'], ['--model', 'a=mlp', '--port', 'http'], ['--model', 'bad/name=mlp'], ['--frobnicate'],
+      ['--model', 'a=mlp', '--threads', '0'], ['--model', 'a=mlp', '--grpc-port', '-1'], ['--model-repository', '/nonexistent'],
+      ['--model', 'a=mlp', '--model-control-mode', 'sometimes'], ['--model', 'a=mlp', '--load-model', 'a']]) {
       const child = run(...args);
       expect(child.status, args.join(' ')).toBe(2);
       expect(child.stderr).toMatch(/Usage: torchpool serve/);
@@ -76,7 +78,8 @@ describe('torchpool serve (CLI)', () => {
     const missing = run('--model', 'a=/nonexistent/model.pt', '--port', '0');
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/cannot load the models: .*not found/);
-    expect(run('--help').stdout).toMatch(/--max-body-size/);
+    const help = run('--help').stdout;
+    for (const flag of ['--max-body-size', '--threads', '--model-repository', '--model-control-mode', '--load-model', '--grpc-port']) expect(help).toContain(flag);
   });
 
   it('serves a load run from autocannon without errors, with and without dynamic batching', async () => {

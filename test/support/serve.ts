@@ -14,6 +14,7 @@ export async function startServer(models: ModelConfig[], overrides: Partial<Omit
     host: '127.0.0.1',
     port: 0,
     models: models.map((m) => ({ ...m, pool: { devices: 'cpu', ...m.pool } })),
+    poolDefaults: { devices: 'cpu' },
     drainTimeoutMs: 10_000,
     logRequests: false,
     ...overrides,
