@@ -150,6 +150,21 @@ for (const suite of ['cpu', 'gpu']) {
   out.push('');
 }
 
+for (const suite of ['cpu', 'gpu']) {
+  const reload = load(`serve-reload-${suite}`);
+  if (!reload) continue;
+  const { load: l, memory: m, protocols } = reload;
+  out.push(`## \`torchpool serve\` while models reload (${suite.toUpperCase()})`, '',
+    `- Date: ${reload.machine.date}; Node ${reload.machine.node}; ${reload.machine.cpu}; devices: ${reload.machine.devices}`,
+    `- Command: \`${reload.command}\` (through \`npm run bench\`); ${reload.setup}.`, '');
+  out.push(table(['load run', 'reloads (status)', 'requests sent', 'succeeded', 'failed', 'non-2xx / errors', 'requests/s', 'p99 during reloads', 'p99 otherwise'],
+    [[`${l.seconds} s, ${l.connections} connections`, `${l.reloads} (${l.reload_statuses.join(', ')}; median ${l.reload_ms_median} ms)`, l.sent, l.succeeded, l.failed,
+      `${l.non2xx} / ${l.errors}`, l.requests_per_s, `${l.p99_ms_during_reloads} ms (${l.requests_during_reloads} requests)`, `${l.p99_ms_otherwise} ms`]]));
+  out.push('', `Resident memory of the server: ${m.rss_mb_before} MB after 5 reloads, ${m.rss_mb_after} MB after ${m.reloads} more (${m.growth_mb >= 0 ? '+' : ''}${m.growth_mb} MB).`, '');
+  out.push(table(['protocol', 'requests/s', 'p50', 'p99', 'errors'], protocols.map((p) => [p.protocol, p.requests_per_s, `${p.p50_ms} ms`, `${p.p99_ms} ms`, p.errors])));
+  out.push('');
+}
+
 out.push('## What these numbers say', '', fs.readFileSync(path.join(root, 'bench', 'findings.md'), 'utf8').trim(), '');
 fs.writeFileSync(path.join(root, 'BENCHMARKS.md'), out.join('\n'));
 console.log('wrote BENCHMARKS.md');

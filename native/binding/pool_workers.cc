@@ -81,8 +81,10 @@ CloseWorker::CloseWorker(Napi::Env env, PoolWrap* pool, std::shared_ptr<PoolCore
       deferred_(Napi::Promise::Deferred::New(env)) {}
 
 void CloseWorker::Execute() {
-  // A forward that is running finishes first; this may take as long as one forward.
+  // A forward that is running finishes first; this may take as long as one forward. Freeing the
+  // replicas (hundreds of MB for a large model) also happens here, off the JS thread.
   core_->JoinEngines();
+  core_->ReleaseEngines();
 }
 
 void CloseWorker::OnOK() {

@@ -2,6 +2,10 @@
 
 #include <unordered_map>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace torchpool {
 namespace {
 
@@ -92,6 +96,11 @@ void PoolCore::ReleaseEngines() {
     released.swap(engines_);
   }
   released.clear();  // frees the replicas (and a CUDA engine's streams, events, pinned blocks)
+#ifdef __GLIBC__
+  // Hand the freed model memory back to the system: without it, a server that reloads models
+  // keeps their pages in glibc's arenas and its resident size creeps up.
+  malloc_trim(0);
+#endif
 }
 
 void PoolCore::Complete(RequestPtr request) {
