@@ -16,6 +16,10 @@ export interface BuildInfo {
   cuda: boolean;
   napiVersion: number;
   parallelInfo: string;
+  /** Whether this build runs AOTInductor packages (.pt2): libtorch 2.6 or later. */
+  aoti: boolean;
+  /** Extension libraries loaded in this process so far. */
+  extensions: string[];
 }
 
 export interface NativeCudaDevice {
@@ -90,6 +94,8 @@ export interface NativePoolStats {
 export interface NativeSignature {
   inputs: { name: string; type: string; optional: boolean }[];
   output: string;
+  format: 'torchscript' | 'aoti';
+  metadata: Record<string, string>;
 }
 
 export interface NativeLoadOptions extends LoadPlan {
@@ -101,7 +107,7 @@ export type NativeEventHandler = (name: 'engineUnhealthy', details: EngineUnheal
 
 export interface NativePool {
   /** Resolves with warnings about process-wide settings this pool asked for but could not change. */
-  load(options: NativeLoadOptions): Promise<{ warnings: string[] }>;
+  load(options: NativeLoadOptions): Promise<{ warnings: string[]; format: 'torchscript' | 'aoti' }>;
   /** Connects to the engines behind a share() token; throws CLOSED when they are gone. */
   attach(token: number): void;
   /** The token of this pool's engines in this process. */

@@ -25,6 +25,8 @@ export const ErrorCodes = {
   TIMEOUT: 'ERR_TORCHPOOL_TIMEOUT',
   /** The request's `signal` was aborted; `cause` holds the signal's reason. */
   ABORTED: 'ERR_TORCHPOOL_ABORTED',
+  /** A library in `extensions` is missing or does not load here (another architecture, another libtorch). */
+  EXTENSION_LOAD: 'ERR_TORCHPOOL_EXTENSION_LOAD',
   /** The native addon could not be loaded (libtorch missing, ABI mismatch, no build). */
   NATIVE_LOAD: 'ERR_TORCHPOOL_NATIVE_LOAD',
   /** A bug in torchpool: please report it with the message. */

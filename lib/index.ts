@@ -4,7 +4,7 @@
  */
 export { InferencePool } from './pool.js';
 export type { ModelSignature, CloseOptions, InferBatchOptions, SharedPoolToken } from './pool.js';
-export type { InferencePoolOptions, BatchingSettings } from './options.js';
+export type { InferencePoolOptions, BatchingSettings, ModelFormat } from './options.js';
 export type { InferOptions } from './request-control.js';
 export type { ExecutionOptions, Precision, OutputDtype, WarmupInput } from './execution.js';
 export type { PoolStats, EngineStats, ThreadStats, CudaEngineStats, LatencyStats, LatencyPercentiles } from './stats.js';

@@ -2,15 +2,32 @@
  * Pool options: their checks and defaults, and the plan handed to the native loader.
  * @module
  */
+import * as path from 'node:path';
 import { defaultThreadsPerEngine, type DeviceSelection, resolveDevices } from './devices.js';
 import { invalidArg } from './errors.js';
 import { type ExecutionOptions, type ExecutionPlan, planExecution } from './execution.js';
 import { checkBoolean, checkPositiveInteger } from './validate.js';
 
 /** Options of {@link InferencePool.create}; the execution options (precision, CUDA) are in {@link ExecutionOptions}. */
+/** What kind of model `model` is; `'auto'` reads it from the file's layout. */
+export type ModelFormat = 'auto' | 'torchscript' | 'aoti';
+
 export interface InferencePoolOptions extends ExecutionOptions {
-  /** A TorchScript file (`torch.jit.save`) or its bytes. */
+  /**
+   * A TorchScript file (`torch.jit.save`), an AOTInductor package (`.pt2`, from
+   * `torch._inductor.aoti_compile_and_package`; needs libtorch 2.6+), or the bytes of either.
+   */
   model: string | Uint8Array;
+  /** Default `'auto'`: TorchScript or AOTInductor, told apart by the file's layout. */
+  format?: ModelFormat;
+  /** AOTInductor: the model inside a package that holds several; default: its only one (or `model`). */
+  modelName?: string;
+  /**
+   * Native libraries to load before the model (once per process, never unloaded) that register
+   * TorchScript operators and classes: custom-op libraries, or `libtorchtrt_runtime.so` for
+   * Torch-TensorRT models. `TORCHPOOL_EXTENSIONS` (paths separated by `:`) adds to them.
+   */
+  extensions?: readonly string[];
   /** Where engines run; default `'all'` (every GPU, or the CPU when there is none). */
   devices?: DeviceSelection;
   /**
@@ -62,6 +79,9 @@ export interface InferencePoolOptions extends ExecutionOptions {
 
 /** What the native loader receives: one entry per engine. */
 export interface LoadPlan {
+  format: ModelFormat;
+  modelName?: string;
+  extensions: string[];
   devices: string[];
   instances: number[];
   threads: number[];
@@ -86,6 +106,15 @@ export interface BatchingSettings {
   maxQueueDelayMicros: number;
   /** Set when batching turned itself off (the model's output could not be split per request). */
   disabledReason?: string;
+}
+
+/** `extensions` and `TORCHPOOL_EXTENSIONS`, checked; absolute paths, in order, each once. */
+function planExtensions(value: unknown): string[] {
+  if (value !== undefined && (!Array.isArray(value) || value.some((p) => typeof p !== 'string' || p.length === 0))) {
+    throw invalidArg('options.extensions', 'an array of library paths', value);
+  }
+  const fromEnv = (process.env.TORCHPOOL_EXTENSIONS ?? '').split(':').filter((p) => p.length > 0);
+  return [...new Set([...fromEnv, ...((value as string[] | undefined) ?? [])].map((p) => path.resolve(p)))];
 }
 
 function checkNonNegative(value: unknown, where: string, max: number): number | undefined {
@@ -119,6 +148,13 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
     unhealthyAfter = value;
   }
 
+  const format = options.format ?? 'auto';
+  if (!['auto', 'torchscript', 'aoti'].includes(format as string)) throw invalidArg('options.format', "'auto', 'torchscript' or 'aoti'", format);
+  if (options.modelName !== undefined && (typeof options.modelName !== 'string' || options.modelName.length === 0)) {
+    throw invalidArg('options.modelName', 'the name of a model inside the package', options.modelName);
+  }
+  const extensions = planExtensions(options.extensions);
+
   const perDevice = resolveDevices(options.devices);
   const devices: string[] = [];
   const instanceOf: number[] = [];
@@ -130,6 +166,9 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
   }
   const cpuThreads = threads ?? defaultThreadsPerEngine(devices);
   return {
+    format,
+    ...(options.modelName !== undefined ? { modelName: options.modelName } : {}),
+    extensions,
     devices,
     instances: instanceOf,
     threads: devices.map((d) => (d === 'cpu' ? cpuThreads : 1)),

@@ -17,10 +17,15 @@ import { type PoolStats, StatsTracker } from './stats.js';
 import type { InferInputs, InferOutput } from './tensor.js';
 import { checkBoolean, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
 
-/** The model's forward() as TorchScript describes it. */
+/**
+ * The model's forward() as TorchScript describes it. For an AOTInductor package: positional
+ * tensors `input_0`, `input_1`, ... (a package has no argument names) and what its metadata says.
+ */
 export interface ModelSignature {
   inputs: { name: string; type: string; optional: boolean }[];
   output: string;
+  /** AOTInductor packages: the package's metadata (e.g. `AOTI_DEVICE_KEY`); empty for TorchScript. */
+  metadata: Record<string, string>;
 }
 
 /** Options of {@link InferencePool.close}. */
@@ -93,13 +98,13 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     const { model } = options;
     let nativeModel: string | Buffer;
     if (typeof model === 'string') {
-      if (model.length === 0) throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model', model);
+      if (model.length === 0) throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model or AOTInductor package', model);
       nativeModel = model;
     } else if (model instanceof Uint8Array) {
       // A detached buffer reads as empty: the native loader reports an empty model.
       nativeModel = Buffer.isBuffer(model) ? model : model.byteLength === 0 ? Buffer.alloc(0) : Buffer.from(model.buffer, model.byteOffset, model.byteLength);
     } else {
-      throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model', model);
+      throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model or AOTInductor package', model);
     }
     const plan = planEngines(options);
     const { native, holder } = InferencePool.#newNative();
@@ -208,7 +213,12 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
 
   /** The model's forward() arguments and return type. */
   get signature(): ModelSignature {
-    return { inputs: this.#signature.inputs.map((i) => ({ ...i })), output: this.#signature.output };
+    return { inputs: this.#signature.inputs.map((i) => ({ ...i })), output: this.#signature.output, metadata: { ...this.#signature.metadata } };
+  }
+
+  /** What kind of model runs: `'torchscript'` or `'aoti'` (an AOTInductor package). */
+  get format(): 'torchscript' | 'aoti' {
+    return this.#signature.format;
   }
 
   /** Whether close() has been called, or (attached pools) the owner closed the engines. */

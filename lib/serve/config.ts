@@ -112,6 +112,8 @@ Models:
                             poll (load all and follow changes on disk); default: none
   --load-model <name>       explicit mode: a repository model to load at start (repeatable; * = all)
   --repository-poll-secs <s> poll mode: seconds between scans of the repository (default: 15)
+  --extension <path.so>     a library that registers operators the models need, e.g. a custom-op
+                            library or libtorchtrt_runtime.so (repeatable; also TORCHPOOL_EXTENSIONS)
   --labels <name=path>      labels file (one per line) for the image route of model <name>
   --config <file.json>      per-model options: { "models": { "<name>": { "path", "pool", "inputs",
                             "constants", "image" } }, "port", "host", "limits" }
@@ -218,6 +220,7 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
         'load-model': { type: 'string', multiple: true },
         'repository-poll-secs': { type: 'string' },
         'grpc-port': { type: 'string' },
+        extension: { type: 'string', multiple: true },
         log: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -231,6 +234,7 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
   const rest = file.rest as {
     host?: string; port?: number; limits?: Partial<ServeLimits>; drainTimeoutMs?: number; threads?: number;
     modelRepository?: string; modelControlMode?: string; loadModels?: string[]; repositoryPollSecs?: number; grpcPort?: number;
+    extensions?: string[];
   };
 
   const defaults: Omit<InferencePoolOptions, 'model'> = {};
@@ -244,6 +248,13 @@ export function parseServeArgs(argv: string[]): ServeConfig | undefined {
     if (!['fp32', 'fp16', 'bf16', 'autocast'].includes(v.precision)) throw new ServeUsageError(`--precision expects fp32, fp16, bf16 or autocast, got '${v.precision}'`);
     defaults.precision = v.precision as 'fp32';
   }
+
+  if (rest.extensions !== undefined && (!Array.isArray(rest.extensions) || rest.extensions.some((e) => typeof e !== 'string'))) {
+    throw new ServeUsageError('"extensions" in the config file must be an array of library paths');
+  }
+  const configDir = path.dirname(path.resolve(v.config ?? '.'));
+  const extensions = [...(rest.extensions ?? []).map((e) => path.resolve(configDir, e)), ...(v.extension ?? []).map((e) => path.resolve(e))];
+  if (extensions.length > 0) defaults.extensions = extensions;
 
   const models = new Map<string, ModelConfig>();
   for (const m of file.models) models.set(m.name, m);

@@ -155,7 +155,7 @@ export class ServedModel {
           topK: config.image.topK ?? 5,
         };
       }
-      const platform = `torchpool_libtorch (${pool.devices.join(', ')})`;
+      const platform = `${pool.format === 'aoti' ? 'torchpool_aoti' : 'torchpool_libtorch'} (${pool.devices.join(', ')})`;
       const model = new ServedModel(config.name, config.version ?? '1', pool, inputs, argOrder, constants, image, platform);
       if (config.image?.labels) {
         model.labels = fs.readFileSync(config.image.labels, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);

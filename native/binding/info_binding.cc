@@ -5,6 +5,8 @@
 
 #include "binding/errors.h"
 #include "engine/device_query.h"
+#include "engine/runner/aoti_runner.h"
+#include "engine/runner/extensions.h"
 #include "models/model_zoo.h"
 
 #ifndef TORCHPOOL_TORCH_ORIGIN
@@ -21,6 +23,10 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   result.Set("cuda", CompiledWithCuda());
   result.Set("napiVersion", NAPI_VERSION);
   result.Set("parallelInfo", at::get_parallel_info());
+  result.Set("aoti", AotiAvailable());
+  Napi::Array extensions = Napi::Array::New(env);
+  for (const std::string& path : LoadedExtensions()) extensions.Set(extensions.Length(), path);
+  result.Set("extensions", extensions);
   return result;
 }
 

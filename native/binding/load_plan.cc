@@ -83,7 +83,16 @@ LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options) {
     config.execution = execution;
     plan.engines.push_back(config);
   }
-  plan.optimize = options.Get("optimize").ToBoolean().Value();
+  plan.runner.optimize = options.Get("optimize").ToBoolean().Value();
+  Napi::Value format = options.Get("format");
+  if (format.IsString()) plan.runner.format = format.As<Napi::String>().Utf8Value();
+  Napi::Value model_name = options.Get("modelName");
+  if (model_name.IsString()) plan.runner.model_name = model_name.As<Napi::String>().Utf8Value();
+  Napi::Value extensions = options.Get("extensions");
+  if (extensions.IsArray()) {
+    Napi::Array list = extensions.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) plan.extensions.push_back(list.Get(i).As<Napi::String>().Utf8Value());
+  }
   Napi::Value benchmark = options.Get("cudnnBenchmark");
   if (benchmark.IsBoolean()) plan.cudnn_benchmark = benchmark.As<Napi::Boolean>().Value() ? 1 : 0;
   Napi::Value tf32 = options.Get("allowTF32");

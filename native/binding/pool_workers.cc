@@ -4,6 +4,7 @@
 #include "binding/pool_wrap.h"
 #include "engine/device_scope.h"
 #include "engine/engine_factory.h"
+#include "engine/runner/extensions.h"
 
 namespace torchpool {
 
@@ -22,39 +23,39 @@ LoadWorker::LoadWorker(Napi::Env env, PoolWrap* pool, LoadPlan plan)
 }
 
 void LoadWorker::Execute() {
-  ModelBytes model;
+  status_ = LoadExtensions(plan_.extensions);
+  if (!status_.ok()) return;
+  ModelSource model;
   if (plan_.model_path.empty()) {
-    model.label = "<buffer>";
-    model.bytes.assign(buffer_data_, buffer_size_);
-    if (model.bytes.empty()) {
-      status_ = Status(ErrorCode::kModelLoad, "the model buffer is empty");
-      return;
-    }
+    status_ = ModelFromBytes(std::string(buffer_data_, buffer_size_), &model);
   } else {
     status_ = ReadModelFile(plan_.model_path, &model);
-    if (!status_.ok()) return;
   }
+  if (!status_.ok()) return;
   status_ = CheckEnginePlan(plan_.engines);
   if (!status_.ok()) return;
   warnings_ = ApplyGlobalSettings(plan_);
   for (const EngineConfig& config : plan_.engines) {
     // Everything an engine creates at load (replica, streams, events, warmup) on its own GPU.
     DeviceScope device_scope(config.device);
-    torch::jit::Module module;
-    status_ = LoadReplica(model, config.device, plan_.optimize, config.execution, &module);
-    if (!status_.ok()) return;
+    std::unique_ptr<ModelRunner> runner;
+    status_ = LoadRunner(model, config.device, plan_.runner, config.execution, &runner);
+    if (!status_.ok()) break;
     if (engines_.empty()) {
-      signature_ = ForwardSignature(module.get_method("forward").function().getSchema());
+      signature_ = runner->Signature();
+      signature_.set_format(runner->Format());
+      format_ = runner->Format();
     }
     try {
-      engines_.push_back(MakeEngine(config, std::move(module)));
+      engines_.push_back(MakeEngine(config, std::move(runner)));
     } catch (...) {
       status_ = StatusFromCurrentException(ErrorCode::kCuda);
-      return;
+      break;
     }
     status_ = engines_.back()->Warmup();
-    if (!status_.ok()) return;
+    if (!status_.ok()) break;
   }
+  ForgetTemporaryFile(&model);
 }
 
 void LoadWorker::OnOK() {
@@ -65,6 +66,7 @@ void LoadWorker::OnOK() {
     for (size_t i = 0; i < warnings_.size(); ++i) warnings.Set(static_cast<uint32_t>(i), warnings_[i]);
     Napi::Object result = Napi::Object::New(env);
     result.Set("warnings", warnings);
+    result.Set("format", format_);
     deferred_.Resolve(result);
   } else {
     engines_.clear();

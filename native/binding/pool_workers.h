@@ -22,7 +22,8 @@ struct LoadPlan {
   Napi::Reference<Napi::Buffer<char>> model_buffer;
   std::vector<EngineConfig> engines;
   SchedulerOptions scheduler;
-  bool optimize = false;
+  RunnerOptions runner;             // format, modelName, optimize
+  std::vector<std::string> extensions;  // libraries to load (once per process) before the model
   int cudnn_benchmark = -1;  // -1: leave libtorch's setting alone
   int allow_tf32 = -1;
 };
@@ -54,6 +55,7 @@ class LoadWorker : public Napi::AsyncWorker {
   std::vector<std::string> warnings_;
   std::vector<std::unique_ptr<Engine>> engines_;
   ForwardSignature signature_;
+  std::string format_;  // "torchscript" or "aoti"
 };
 
 // Joins the engine threads (each finishes its running forward) off the JS thread.

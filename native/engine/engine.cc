@@ -18,8 +18,8 @@ int64_t Nanos(Clock::duration d) {
 
 }  // namespace
 
-Engine::Engine(EngineConfig config, torch::jit::Module module)
-    : config_(std::move(config)), module_(std::move(module)), forward_(module_.get_method("forward")) {}
+Engine::Engine(EngineConfig config, std::unique_ptr<ModelRunner> runner)
+    : config_(std::move(config)), runner_(std::move(runner)) {}
 
 Engine::~Engine() { Engine::Join(); }
 
@@ -115,9 +115,25 @@ void Engine::RunBatch(std::vector<RequestPtr>& batch) {
         Execute(r);
       }
     }
+    if (!status.ok()) {
+      bool alone_ok = true;
+      for (const RequestPtr& r : batch) alone_ok = alone_ok && r->status.ok();
+      if (alone_ok) DisableBatchingAfter(status, batch.size());
+    }
   }
   in_flight_.store(0, std::memory_order_relaxed);
   Finish(batch, Clock::now() - started);
+}
+
+void Engine::DisableBatchingAfter(const Status& merged, size_t members) {
+  // A forward error that the same requests do not raise alone is the model refusing merged
+  // inputs (a compiled model with a fixed batch size, say): stop merging rather than fail and
+  // retry every batch. Out-of-memory and CUDA errors say nothing about the model.
+  if (merged.code() != ErrorCode::kForward) return;
+  const std::string first_line = merged.message().substr(0, merged.message().find('\n'));
+  scheduler_->DisableBatching("a merged forward of " + std::to_string(members) + " requests failed (" + first_line +
+                              ") while each of them ran alone: the model takes one request at a time (a fixed batch "
+                              "size?), so batching is now off for this pool");
 }
 
 void Engine::Finish(std::vector<RequestPtr>& batch, Clock::duration busy) {
@@ -153,7 +169,7 @@ Status Engine::Forward(std::vector<c10::IValue> args,
       for (auto& arg : args) arg = MapTensors(arg, cast_input);
       for (auto& [name, value] : kwargs) value = MapTensors(value, cast_input);
     }
-    c10::IValue result = forward_(std::move(args), kwargs);
+    c10::IValue result = runner_->Forward(std::move(args), kwargs);
     *output = MapTensors(result, [&options](const at::Tensor& t) {
       return ToHostTensor(CastOutput(t, options));
     });

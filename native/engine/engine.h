@@ -4,14 +4,16 @@
 // hand results to a CompletionSink (the PoolCore, which routes each to the thread that asked);
 // they never touch JavaScript values.
 
-#include <torch/script.h>
+#include <ATen/ATen.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "engine/execution_options.h"
+#include "engine/runner/model_runner.h"
 #include "engine/scheduler.h"
 
 namespace torchpool {
@@ -78,7 +80,7 @@ class CompletionSink {
 // MakeEngine (engine_factory.h), which picks the class for the device.
 class Engine {
  public:
-  Engine(EngineConfig config, torch::jit::Module module);
+  Engine(EngineConfig config, std::unique_ptr<ModelRunner> runner);
   virtual ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -105,6 +107,8 @@ class Engine {
   // The counters, health and completion of a finished batch (any one thread per engine).
   void Finish(std::vector<RequestPtr>& batch, Clock::duration busy);
   void RecordHealth(Request& request);
+  // A merged batch failed but each member ran alone: turns batching off, with the reason.
+  void DisableBatchingAfter(const Status& merged, size_t members);
   static std::vector<c10::IValue> WarmupInputs(const WarmupShape& shape, const c10::Device& device);
 
  private:
@@ -112,8 +116,7 @@ class Engine {
 
  protected:
   EngineConfig config_;
-  torch::jit::Module module_;
-  torch::jit::Method forward_;  // looked up once, not per request
+  std::unique_ptr<ModelRunner> runner_;  // what runs the forward (TorchScript, AOTInductor)
   std::thread thread_;
   std::mutex join_mutex_;
   Scheduler* scheduler_ = nullptr;

@@ -3,12 +3,13 @@
 // staging, pipelining, graphs) when the build has CUDA.
 
 #include <memory>
+#include <vector>
 
 #include "engine/engine.h"
 
 namespace torchpool {
 
-std::unique_ptr<Engine> MakeEngine(EngineConfig config, torch::jit::Module module);
+std::unique_ptr<Engine> MakeEngine(EngineConfig config, std::unique_ptr<ModelRunner> runner);
 
 // Refuses, before anything loads, a plan this libtorch cannot run safely: CUDA graphs on
 // libtorch before 2.1 capture process-wide (not per thread), so while one engine captures,

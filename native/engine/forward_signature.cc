@@ -16,6 +16,14 @@ ForwardSignature::ForwardSignature(const c10::FunctionSchema& schema) {
   return_type_ = returns.size() == 1 ? returns[0].type()->annotation_str() : "None";
 }
 
+ForwardSignature::ForwardSignature(std::vector<ForwardArgument> arguments, std::string return_type,
+                                   bool positional_only, bool unknown_arity)
+    : arguments_(std::move(arguments)),
+      wants_float_(arguments_.size(), false),
+      return_type_(std::move(return_type)),
+      positional_only_(positional_only),
+      unknown_arity_(unknown_arity) {}
+
 std::string ForwardSignature::ArgumentList() const {
   std::string list;
   for (const auto& arg : arguments_) {
@@ -31,6 +39,12 @@ void ForwardSignature::CoerceNumber(size_t index, c10::IValue& value) const {
 
 Status ForwardSignature::Prepare(std::vector<c10::IValue>& args,
                                  std::unordered_map<std::string, c10::IValue>& kwargs) const {
+  if (positional_only_ && !kwargs.empty()) {
+    return Status(ErrorCode::kInvalidArg, "inputs." + kwargs.begin()->first +
+                                              ": this model takes its inputs by position only (an AOTInductor "
+                                              "package has no argument names): pass an array");
+  }
+  if (unknown_arity_) return Status::Ok();
   if (args.size() > arguments_.size()) {
     return Status(ErrorCode::kInvalidArg,
                   "the model's " + ArgumentList() + " takes " + std::to_string(arguments_.size()) +

@@ -1,18 +1,23 @@
 #include "engine/model_loader.h"
 
-#include "engine/device_scope.h"
-#include "engine/precision.h"
-
 #include <torch/cuda.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "engine/device_scope.h"
+#include "engine/precision.h"
+#include "engine/runner/aoti_runner.h"
+#include "engine/runner/torchscript_runner.h"
+
 namespace torchpool {
 
-Status ReadModelFile(const std::string& path, ModelBytes* out) {
+Status ReadModelFile(const std::string& path, ModelSource* out) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     int err = errno;
@@ -26,10 +31,20 @@ Status ReadModelFile(const std::string& path, ModelBytes* out) {
     return Status(ErrorCode::kModelLoad, "error while reading model file " + path);
   }
   out->label = path;
+  out->path = path;
   out->bytes = contents.str();
   if (out->bytes.empty()) {
     return Status(ErrorCode::kModelLoad, "model file is empty: " + path);
   }
+  out->inspection = InspectModel(out->bytes);
+  return Status::Ok();
+}
+
+Status ModelFromBytes(std::string bytes, ModelSource* out) {
+  if (bytes.empty()) return Status(ErrorCode::kModelLoad, "the model buffer is empty");
+  out->label = "<buffer>";
+  out->bytes = std::move(bytes);
+  out->inspection = InspectModel(out->bytes);
   return Status::Ok();
 }
 
@@ -53,52 +68,84 @@ Status CheckDeviceAvailable(const c10::Device& device) {
 
 namespace {
 
-std::string LoadHint(const std::string& message) {
-  if (message.find("central directory") != std::string::npos ||
-      message.find("file not found") != std::string::npos ||
-      message.find("constants.pkl") != std::string::npos) {
-    return " (not a complete TorchScript archive: the file may be truncated, or saved with "
-           "torch.save instead of torch.jit.save(torch.jit.script(model)))";
+// Writes bytes given in memory to a file the AOTInductor loader can open.
+Status Materialize(ModelSource* source) {
+  if (!source->path.empty()) return Status::Ok();
+  char name[] = "/tmp/torchpool-model-XXXXXX.pt2";
+  const int fd = mkstemps(name, 4);
+  if (fd < 0) return Status(ErrorCode::kModelLoad, std::string("cannot write the package to a temporary file: ") + std::strerror(errno));
+  const char* data = source->bytes.data();
+  size_t left = source->bytes.size();
+  while (left > 0) {
+    const ssize_t written = write(fd, data, left);
+    if (written <= 0) {
+      const int err = errno;
+      close(fd);
+      unlink(name);
+      return Status(ErrorCode::kModelLoad, std::string("cannot write the package to a temporary file: ") + std::strerror(err));
+    }
+    data += written;
+    left -= static_cast<size_t>(written);
   }
-  return "";
+  close(fd);
+  source->path = name;
+  source->temporary = true;
+  return Status::Ok();
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "'" : ", '") + item + "'";
+  return out;
 }
 
 }  // namespace
 
-Status LoadReplica(const ModelBytes& model, const c10::Device& device, bool optimize,
-                   const ExecutionOptions& execution, torch::jit::Module* out) {
+void ForgetTemporaryFile(ModelSource* source) {
+  if (!source->temporary) return;
+  unlink(source->path.c_str());
+  source->path.clear();
+  source->temporary = false;
+}
+
+Status LoadRunner(ModelSource& source, const c10::Device& device, const RunnerOptions& options,
+                  const ExecutionOptions& execution, std::unique_ptr<ModelRunner>* out) {
   TORCHPOOL_RETURN_IF_ERROR(CheckDeviceAvailable(device));
-  // Loading, casting, freezing and optimize_for_inference create tensors on the current device
-  // wherever the model says just "cuda" (constants, folded buffers): make that this engine's GPU.
-  DeviceScope device_scope(device);
-  torch::jit::Module module;
-  try {
-    std::istringstream stream(model.bytes);
-    module = torch::jit::load(stream, device);
-  } catch (...) {
-    Status status = StatusFromCurrentException(ErrorCode::kModelLoad);
-    if (status.code() != ErrorCode::kModelLoad) return status;  // CUDA / out of memory
-    return Status(ErrorCode::kModelLoad, "cannot load TorchScript model from " + model.label +
-                                             LoadHint(status.message()) + ": " +
-                                             status.message());
-  }
-  if (!module.find_method("forward")) {
-    return Status(ErrorCode::kModelLoad, "the model in " + model.label + " has no forward method");
-  }
-  module.eval();
-  TORCHPOOL_RETURN_IF_ERROR(PrepareModule(&module, execution));
-  if (optimize) {
-    try {
-      torch::jit::Module frozen = torch::jit::freeze(module);
-      module = torch::jit::optimize_for_inference(frozen);
-    } catch (...) {
-      // Some scripted modules cannot be frozen (e.g. they mutate attributes); run them as-is.
-      Status status = StatusFromCurrentException(ErrorCode::kModelLoad);
-      if (status.code() != ErrorCode::kModelLoad) return status;
+  const ModelInspection& inspection = source.inspection;
+  const bool aoti = options.format == "aoti" || (options.format == "auto" && inspection.format == ModelFormat::kAoti);
+  if (!aoti) {
+    if (!options.model_name.empty()) {
+      return Status(ErrorCode::kInvalidArg, "modelName picks a model inside an AOTInductor package, but " + source.label + " is TorchScript");
     }
+    // Loading, casting, freezing and optimize_for_inference create tensors on the current
+    // device wherever the model says just "cuda": make that this engine's GPU.
+    DeviceScope device_scope(device);
+    return LoadTorchScriptRunner(source.bytes, source.label, device, options.optimize, execution, out);
   }
-  *out = std::move(module);
-  return Status::Ok();
+  if (!AotiAvailable()) return Status(ErrorCode::kModelLoad, "cannot load " + source.label + ": " + AotiUnavailableReason());
+  if (execution.precision != Precision::kFp32 || execution.channels_last) {
+    return Status(ErrorCode::kInvalidArg, std::string("precision and channelsLast are fixed when an AOTInductor package is compiled (") +
+                                              "export the model in the precision and layout you want), so " + source.label +
+                                              " cannot run with precision '" + PrecisionName(execution.precision) + "'" +
+                                              (execution.channels_last ? " and channelsLast" : ""));
+  }
+  std::string name = options.model_name;
+  const std::vector<std::string>& models = inspection.aoti_models;
+  if (name.empty()) {
+    if (models.size() == 1) {
+      name = models.front();
+    } else if (std::find(models.begin(), models.end(), "model") != models.end()) {
+      name = "model";
+    } else if (models.empty()) {
+      name = "model";  // format forced: let the loader say what it finds
+    } else {
+      return Status(ErrorCode::kInvalidArg, "the package " + source.label + " holds several models (" + Join(models) + "): pick one with modelName");
+    }
+  } else if (!models.empty() && std::find(models.begin(), models.end(), name) == models.end()) {
+    return Status(ErrorCode::kModelLoad, "the package " + source.label + " has no model '" + name + "' (it holds " + Join(models) + ")");
+  }
+  TORCHPOOL_RETURN_IF_ERROR(Materialize(&source));
+  return LoadAotiRunner(source.path, name, device, out);
 }
 
 }  // namespace torchpool

@@ -1,28 +1,42 @@
 #pragma once
-// Reads a TorchScript archive once and makes one replica of it per engine device.
-
-#include <torch/script.h>
+// Reads a model once and makes one runner (replica) of it per engine device: a TorchScript
+// module or an AOTInductor package, as the file's layout says (or the `format` option forces).
 
 #include <memory>
 #include <string>
 
 #include "engine/execution_options.h"
+#include "engine/runner/model_format.h"
+#include "engine/runner/model_runner.h"
 #include "engine/status.h"
 
 namespace torchpool {
 
-struct ModelBytes {
+struct ModelSource {
   std::string label;  // the path, or "<buffer>", for messages
+  std::string path;   // empty for bytes given in memory (until Materialize writes them out)
   std::string bytes;
+  ModelInspection inspection;
+  bool temporary = false;  // `path` is a file Materialize wrote, to delete after loading
 };
 
-Status ReadModelFile(const std::string& path, ModelBytes* out);
+struct RunnerOptions {
+  std::string format = "auto";  // "auto", "torchscript" or "aoti"
+  std::string model_name;       // AOTInductor: the model inside the package; empty: its only one
+  bool optimize = false;
+};
 
-// Loads a replica onto `device` in eval mode, in the precision and layout `execution` asks
-// for; with `optimize`, freezes it and applies torch::jit::optimize_for_inference (falls back to
-// the plain module if freezing fails).
-Status LoadReplica(const ModelBytes& model, const c10::Device& device, bool optimize,
-                   const ExecutionOptions& execution, torch::jit::Module* out);
+Status ReadModelFile(const std::string& path, ModelSource* out);
+// Inspects bytes given in memory (a Buffer).
+Status ModelFromBytes(std::string bytes, ModelSource* out);
+
+// The runner of one engine. AOTInductor packages are loaded from a file: bytes given in memory
+// are written to a temporary one first (Materialize), removed by ~TemporaryModelFile.
+Status LoadRunner(ModelSource& source, const c10::Device& device, const RunnerOptions& options,
+                  const ExecutionOptions& execution, std::unique_ptr<ModelRunner>* out);
+
+// Removes a temporary file Materialize wrote, when the load is over.
+void ForgetTemporaryFile(ModelSource* source);
 
 // Checks a device exists in this process before anything is loaded onto it.
 Status CheckDeviceAvailable(const c10::Device& device);

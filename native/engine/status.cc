@@ -19,6 +19,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kQueueFull: return "QUEUE_FULL";
     case ErrorCode::kTimeout: return "TIMEOUT";
     case ErrorCode::kAborted: return "ABORTED";
+    case ErrorCode::kExtensionLoad: return "EXTENSION_LOAD";
     case ErrorCode::kInternal: return "INTERNAL";
   }
   return "INTERNAL";

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kQueueFull,
   kTimeout,
   kAborted,
+  kExtensionLoad,
   kInternal,
 };
 

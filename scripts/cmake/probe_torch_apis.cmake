@@ -5,18 +5,46 @@
 #   TORCHPOOL_ALLOC_END_ALLOCATE_STREAM_TO_POOL   2.1-2.2: endAllocateStreamToPool + releasePool
 #   TORCHPOOL_ALLOC_NOTIFY_CAPTURE_ENDED          2.0: notifyCaptureEnded + notifyCaptureDestroy
 #   TORCHPOOL_ALLOC_NOTIFY_CAPTURE_END            1.13: notifyCaptureEnd + notifyCaptureDestroy
+#   TORCHPOOL_WITH_AOTI                           2.6+: AOTIModelPackageLoader(path, name) with run(inputs, stream)
+#   TORCHPOOL_AOTI_LOADER_DEVICE                  2.8+: its constructor takes (..., num_runners, device_index)
 # scripts/check-cuda-syntax.sh runs the same probes against the headers it checks with.
 include(CheckCXXSourceCompiles)
+include_guard(GLOBAL)
+
+function(_torchpool_probe_setup)
+  set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY PARENT_SCOPE)
+  get_target_property(_incs torch INTERFACE_INCLUDE_DIRECTORIES)
+  set(_all ${TORCH_INCLUDE_DIRS} ${_incs} ${TORCHPOOL_PROBE_EXTRA_INCLUDES})
+  if(TARGET CUDA::cudart)
+    get_target_property(_cuda_incs CUDA::cudart INTERFACE_INCLUDE_DIRECTORIES)
+    list(APPEND _all ${_cuda_incs} ${CUDAToolkit_INCLUDE_DIRS})
+  endif()
+  list(FILTER _all EXCLUDE REGEX "^\\$<|NOTFOUND$")
+  set(CMAKE_REQUIRED_INCLUDES ${_all} PARENT_SCOPE)
+  set(CMAKE_REQUIRED_FLAGS "${TORCH_CXX_FLAGS}" PARENT_SCOPE)
+  set(CMAKE_REQUIRED_QUIET ON PARENT_SCOPE)
+endfunction()
+
+function(torchpool_probe_aoti target)
+  _torchpool_probe_setup()
+  set(_head "#include <torch/csrc/inductor/aoti_package/model_package_loader.h>\n#include <string>\n#include <vector>\nusing L = torch::inductor::AOTIModelPackageLoader;\n")
+  check_cxx_source_compiles("${_head}void f() { L l(std::string(\"p\"), std::string(\"model\")); std::vector<at::Tensor> in; std::vector<at::Tensor> out = l.run(in, static_cast<void*>(nullptr)); auto m = l.get_metadata(); (void)m[\"AOTI_DEVICE_KEY\"]; std::vector<std::string> spec = l.get_call_spec(); }\nint main() { return 0; }"
+    TORCHPOOL_WITH_AOTI)
+  if(TORCHPOOL_WITH_AOTI)
+    target_compile_definitions(${target} PRIVATE TORCHPOOL_WITH_AOTI=1)
+    check_cxx_source_compiles("${_head}void f() { L l(std::string(\"p\"), std::string(\"model\"), false, 1, static_cast<c10::DeviceIndex>(0)); }\nint main() { return 0; }"
+      TORCHPOOL_AOTI_LOADER_DEVICE)
+    if(TORCHPOOL_AOTI_LOADER_DEVICE)
+      target_compile_definitions(${target} PRIVATE TORCHPOOL_AOTI_LOADER_DEVICE=1)
+    endif()
+    message(STATUS "torchpool: AOTInductor packages (.pt2): supported")
+  else()
+    message(STATUS "torchpool: AOTInductor packages (.pt2): not supported by this libtorch (needs 2.6+)")
+  endif()
+endfunction()
 
 function(torchpool_probe_cuda_apis target)
-  set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
-  get_target_property(_incs torch INTERFACE_INCLUDE_DIRECTORIES)
-  get_target_property(_cuda_incs CUDA::cudart INTERFACE_INCLUDE_DIRECTORIES)
-  set(CMAKE_REQUIRED_INCLUDES ${TORCH_INCLUDE_DIRS} ${_incs} ${_cuda_incs} ${CUDAToolkit_INCLUDE_DIRS}
-      ${TORCHPOOL_PROBE_EXTRA_INCLUDES})
-  list(FILTER CMAKE_REQUIRED_INCLUDES EXCLUDE REGEX "^\\$<|NOTFOUND$")
-  set(CMAKE_REQUIRED_FLAGS "${TORCH_CXX_FLAGS}")
-  set(CMAKE_REQUIRED_QUIET ON)
+  _torchpool_probe_setup()
   set(_head "#include <c10/cuda/CUDACachingAllocator.h>\n#include <utility>\nnamespace a = c10::cuda::CUDACachingAllocator;\nstd::pair<unsigned long long, unsigned long long> p{0, 1};\n")
   check_cxx_source_compiles("${_head}void f() { a::endAllocateToPool(0, p); a::releasePool(0, p); }\nint main() { return 0; }"
     TORCHPOOL_ALLOC_END_ALLOCATE_TO_POOL)

@@ -84,8 +84,8 @@ Status CheckEnginePlan(const std::vector<EngineConfig>& engines) {
 #endif
 }
 
-CudaEngine::CudaEngine(EngineConfig config, torch::jit::Module module)
-    : Engine(std::move(config), std::move(module)),
+CudaEngine::CudaEngine(EngineConfig config, std::unique_ptr<ModelRunner> runner)
+    : Engine(std::move(config), std::move(runner)),
       device_index_(config_.device.index()),
       // Streams from libtorch's pool: non-blocking, never the default stream. Two engines on
       // one GPU get different ones.
@@ -194,15 +194,19 @@ void CudaEngine::RunBatch(std::vector<RequestPtr>& batch) {
   if (unsplittable) scheduler_->DisableBatching(status.message());
   // Isolate the failure: each member runs alone (an OOM batch becomes smaller batches), so only
   // a request that fails by itself is rejected.
+  bool alone_ok = true;
+  const size_t members = batch.size();
   for (RequestPtr& request : batch) {
     retried_.fetch_add(1, std::memory_order_relaxed);
     std::vector<RequestPtr> alone;
     alone.push_back(std::move(request));
     Slot* own = AcquireSlot();
     own->status = Launch(alone, own, &unsplittable);
+    alone_ok = alone_ok && own->status.ok();
     own->batch = std::move(alone);
     Submit(own);
   }
+  if (!unsplittable && alone_ok) DisableBatchingAfter(status, members);
 }
 
 c10::IValue CudaEngine::RunForward(std::vector<c10::IValue> args,
@@ -210,7 +214,7 @@ c10::IValue CudaEngine::RunForward(std::vector<c10::IValue> args,
   const bool autocast = config_.execution.precision == Precision::kAutocast;
   auto eager = [this, autocast](std::vector<c10::IValue> a) {
     AutocastScope scope(autocast);
-    return forward_(std::move(a));
+    return runner_->Forward(std::move(a), {});
   };
   if (config_.execution.cuda_graphs && !graphs_.disabled() && kwargs.empty()) {
     std::vector<at::Tensor> tensors;
@@ -229,7 +233,7 @@ c10::IValue CudaEngine::RunForward(std::vector<c10::IValue> args,
   }
   if (!kwargs.empty()) {
     AutocastScope scope(autocast);
-    return forward_(std::move(args), kwargs);
+    return runner_->Forward(std::move(args), kwargs);
   }
   return eager(std::move(args));
 }

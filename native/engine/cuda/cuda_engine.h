@@ -28,7 +28,7 @@ namespace torchpool {
 
 class CudaEngine : public Engine {
  public:
-  CudaEngine(EngineConfig config, torch::jit::Module module);
+  CudaEngine(EngineConfig config, std::unique_ptr<ModelRunner> runner);
   ~CudaEngine() override;
 
   Status Warmup() override;

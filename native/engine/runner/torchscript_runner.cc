@@ -1,0 +1,86 @@
+#include "engine/runner/torchscript_runner.h"
+
+#include <regex>
+#include <sstream>
+
+#include "engine/precision.h"
+
+namespace torchpool {
+namespace {
+
+class TorchScriptRunner : public ModelRunner {
+ public:
+  explicit TorchScriptRunner(torch::jit::Module module)
+      : module_(std::move(module)), forward_(module_.get_method("forward")) {}
+
+  c10::IValue Forward(std::vector<c10::IValue> args,
+                      const std::unordered_map<std::string, c10::IValue>& kwargs) override {
+    return forward_(std::move(args), kwargs);
+  }
+
+  ForwardSignature Signature() const override { return ForwardSignature(forward_.function().getSchema()); }
+  const char* Format() const override { return "torchscript"; }
+
+ private:
+  torch::jit::Module module_;
+  torch::jit::Method forward_;  // looked up once, not per request
+};
+
+// What a load error means, when libtorch's own message does not say it plainly.
+std::string LoadHint(const std::string& message) {
+  std::smatch match;
+  static const std::regex unknown_op(R"(Unknown builtin op: ([A-Za-z_]\w*::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?))");
+  static const std::regex unknown_class(R"(Unknown type name '(__torch__\.torch\.classes\.[\w.]+)')");
+  if (std::regex_search(message, match, unknown_op)) {
+    return " (the model calls the operator " + match[1].str() +
+           ", which no loaded library registers: load the library that defines it with the "
+           "`extensions` option, e.g. a custom-op .so or libtorchtrt_runtime.so for Torch-TensorRT)";
+  }
+  if (std::regex_search(message, match, unknown_class)) {
+    return " (the model uses the class " + match[1].str() +
+           ", which no loaded library registers: load the library that defines it with the "
+           "`extensions` option; Torch-TensorRT engines need libtorchtrt_runtime.so)";
+  }
+  if (message.find("central directory") != std::string::npos ||
+      message.find("file not found") != std::string::npos ||
+      message.find("constants.pkl") != std::string::npos) {
+    return " (not a complete TorchScript archive: the file may be truncated, or saved with "
+           "torch.save instead of torch.jit.save(torch.jit.script(model)))";
+  }
+  return "";
+}
+
+}  // namespace
+
+Status LoadTorchScriptRunner(const std::string& bytes, const std::string& label, const c10::Device& device,
+                             bool optimize, const ExecutionOptions& execution, std::unique_ptr<ModelRunner>* out) {
+  torch::jit::Module module;
+  try {
+    std::istringstream stream(bytes);
+    module = torch::jit::load(stream, device);
+  } catch (...) {
+    Status status = StatusFromCurrentException(ErrorCode::kModelLoad);
+    if (status.code() != ErrorCode::kModelLoad) return status;  // CUDA / out of memory
+    return Status(ErrorCode::kModelLoad, "cannot load TorchScript model from " + label +
+                                             LoadHint(status.message()) + ": " + status.message());
+  }
+  if (!module.find_method("forward")) {
+    return Status(ErrorCode::kModelLoad, "the model in " + label + " has no forward method");
+  }
+  module.eval();
+  TORCHPOOL_RETURN_IF_ERROR(PrepareModule(&module, execution));
+  if (optimize) {
+    try {
+      torch::jit::Module frozen = torch::jit::freeze(module);
+      module = torch::jit::optimize_for_inference(frozen);
+    } catch (...) {
+      // Some scripted modules cannot be frozen (e.g. they mutate attributes); run them as-is.
+      Status status = StatusFromCurrentException(ErrorCode::kModelLoad);
+      if (status.code() != ErrorCode::kModelLoad) return status;
+    }
+  }
+  *out = std::make_unique<TorchScriptRunner>(std::move(module));
+  return Status::Ok();
+}
+
+}  // namespace torchpool
