@@ -37,6 +37,8 @@ run(process.execPath, [path.join(root, 'dist', 'cli.js'), 'bench', '--model', 'm
 // over HTTP threads; then the JS cost of one request on one thread.
 run(process.execPath, [path.join(root, 'bench', 'serve.mjs'), ...(quick ? ['--quick'] : [])]);
 run(process.execPath, [path.join(root, 'bench', 'serve-profile.mjs'), '--label', 'after', ...(quick ? ['--quick'] : [])]);
+// AOTInductor packages (GPU with libtorch 2.6+ only; says why it skips elsewhere).
+run(process.execPath, [path.join(root, 'bench', 'aoti.mjs'), ...(quick ? ['--quick'] : [])]);
 // Reloads under load, RSS over reloads, gRPC against HTTP.
 run(process.execPath, [path.join(root, 'bench', 'serve-reload.mjs'), ...(quick ? ['--quick'] : [])]);
 // One pool used from several JS threads (share / attach), without HTTP.

@@ -83,6 +83,17 @@ if (cpu?.scheduler) {
 const gpu = load('gpu');
 if (gpu) out.push(...gpuSection(gpu, { us, ratio, table, machine }));
 
+const aoti = load('aoti-gpu');
+if (aoti) {
+  out.push('## AOTInductor packages against Python and against TorchScript (GPU)', '',
+    `- Date: ${aoti.machine.date}; ${aoti.machine.gpu}; ${aoti.machine.cpu}; libtorch ${aoti.machine.libtorch}; Node ${aoti.machine.node}`,
+    `- Command: \`${aoti.command}\`; ${aoti.setup}.`, '');
+  out.push(table(['precision', 'batch', 'torchpool .pt2 p50', 'Python aoti_load_package p50', 'throughput vs Python', 'torchpool TorchScript p50', 'TorchScript + CUDA graphs p50', 'images/s (.pt2)'],
+    aoti.rows.map((r) => [r.precision, r.batch, us(r.torchpool_aoti_p50_us), us(r.python_aoti_p50_us), r.aoti_throughput_vs_python ? `${(100 * r.aoti_throughput_vs_python).toFixed(0)}%` : 'n/a',
+      us(r.torchpool_torchscript_p50_us), us(r.torchpool_torchscript_graphs_p50_us), r.images_per_s_aoti.toFixed(0)])));
+  out.push('');
+}
+
 for (const suite of ['cpu', 'gpu']) {
   const dir = path.join(root, 'bench', 'data', `cli-${suite}`);
   if (!fs.existsSync(path.join(dir, 'report.md'))) continue;
