@@ -56,6 +56,48 @@ async function throughput({ device, model, quick }) {
   return out;
 }
 
+/**
+ * Graphs under dynamic batching: ResNet-50 fp16, 16 and 64 concurrent batch-1 callers, eager
+ * batching against bucketed CUDA graphs + batching (every bucket captured at load).
+ */
+async function graphBatching({ device, model, quick }) {
+  const { runConfig } = await import('../dist/bench/load.js');
+  const out = [];
+  const shape = [1, 3, 224, 224];
+  const input = { data: new Float32Array(3 * 224 * 224).fill(0.1), shape };
+  for (const concurrency of [16, 64]) {
+    for (const cudaGraphs of [false, true]) {
+      const pool = await InferencePool.create({
+        model: await model('resnet50'), devices: [device], precision: 'fp16', channelsLast: true, maxBatchSize: 32,
+        maxQueueDelayMicros: 200, warmup: [{ shape }], ...(cudaGraphs ? { cudaGraphs } : {}),
+      });
+      const result = await runConfig(pool, { precision: 'fp16', batch: 1, concurrency, input },
+        { warmup: { ms: 1000 }, measure: { ms: quick ? 2000 : 6000 } });
+      const graphs = pool.stats().engines[0].cuda.graphs;
+      await pool.close();
+      out.push({ concurrency, cudaGraphs, requests_per_s: result.requestsPerSecond, p50_ms: result.latencyMs.p50, p99_ms: result.latencyMs.p99,
+        mean_batch: result.meanBatchSize, padded_rows: graphs.paddedRows, eager_fallbacks: graphs.eagerFallbacks, replays_by_bucket: graphs.replaysByBucket });
+      console.log(JSON.stringify(out.at(-1)));
+    }
+  }
+  return out;
+}
+
+/** The MLP on one and two engines of one GPU, 64 concurrent batch-1 callers. */
+async function engineScaling({ device, model, quick }) {
+  const { runConfig } = await import('../dist/bench/load.js');
+  const out = [];
+  const input = { data: new Float32Array(256).fill(0.1), shape: [1, 256] };
+  for (const engines of [1, 2]) {
+    const pool = await InferencePool.create({ model: await model('mlp'), devices: Array(engines).fill(device), maxBatchSize: 32, warmup: [{ shape: [1, 256] }] });
+    const result = await runConfig(pool, { precision: 'fp32', batch: 1, concurrency: 64, input }, { warmup: { ms: 500 }, measure: { ms: quick ? 2000 : 5000 } });
+    await pool.close();
+    out.push({ engines, items_per_s: result.itemsPerSecond, p99_ms: result.latencyMs.p99, mean_batch: result.meanBatchSize });
+    console.log(JSON.stringify(out.at(-1)));
+  }
+  return out;
+}
+
 export async function gpuSuite({ device, model, quick, latencyCase }) {
   const latency = [];
   latency.push(await latencyCase({ name: 'tiny (Linear 16x16), batch 1', modelName: 'tiny', device, shape: [1, 16], threads: 1, iters: 2000, warmup: 200 }));
@@ -81,5 +123,7 @@ export async function gpuSuite({ device, model, quick, latencyCase }) {
     graphs: await graphs({ device, model, quick }),
     transfer: await transfer({ device, model, quick }),
     throughput: await throughput({ device, model, quick }),
+    graphBatching: await graphBatching({ device, model, quick }),
+    engineScaling: await engineScaling({ device, model, quick }),
   };
 }

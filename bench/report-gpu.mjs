@@ -25,6 +25,19 @@ export function gpuSection(gpu, { us, ratio, table, machine }) {
   out.push('', '### Throughput, 4 requests of ResNet-50 batch 32 (fp32) in flight', '');
   out.push(table(['Engines', 'pipelineDepth', 'images/s', 'requests/s', 'batches overlapped', 'vs 1 engine, depth 1'],
     gpu.throughput.map((r) => [r.engines, r.pipelineDepth ?? 1, r.items_per_s.toFixed(0), r.requests_per_s.toFixed(1), r.overlapped ?? 'n/a', ratio(r.items_per_s, gpu.throughput[0].items_per_s)])));
+  if (gpu.graphBatching) {
+    out.push('', '### CUDA graphs under dynamic batching: ResNet-50 fp16, concurrent batch-1 callers', '');
+    const base = (c) => gpu.graphBatching.find((g) => g.concurrency === c && !g.cudaGraphs);
+    out.push(table(['Callers', 'cudaGraphs (bucketed)', 'requests/s', 'vs eager batching', 'p50', 'p99', 'mean batch', 'padded rows', 'eager fallbacks'],
+      gpu.graphBatching.map((g) => [g.concurrency, g.cudaGraphs, g.requests_per_s.toFixed(0), ratio(g.requests_per_s, base(g.concurrency)?.requests_per_s),
+        `${g.p50_ms.toFixed(2)} ms`, `${g.p99_ms.toFixed(2)} ms`, g.mean_batch.toFixed(1), g.padded_rows ?? 0,
+        Object.entries(g.eager_fallbacks ?? {}).map(([k, v]) => `${k}: ${v}`).join('; ') || 'none'])));
+  }
+  if (gpu.engineScaling) {
+    out.push('', '### One and two engines on one GPU: MLP, 64 concurrent batch-1 callers', '');
+    out.push(table(['Engines', 'items/s', 'vs 1 engine', 'p99', 'mean batch'],
+      gpu.engineScaling.map((r) => [r.engines, r.items_per_s.toFixed(0), ratio(r.items_per_s, gpu.engineScaling[0].items_per_s), `${r.p99_ms.toFixed(2)} ms`, r.mean_batch.toFixed(1)])));
+  }
   out.push('', '### Small model on the GPU', '');
   out.push(table(['Model and input', 'torchpool p50', 'raw C++ p50', 'torchpool / raw', 'overhead per call'],
     gpu.latency.map((r) => [r.name, us(r.torchpool_p50_us), us(r.raw_p50_us), ratio(r.torchpool_p50_us, r.raw_p50_us), us(r.overhead_us)])));

@@ -64,8 +64,16 @@ export interface ExecutionOptions {
    * capture turns graphs off for that engine, with the reason in stats. Default false.
    */
   cudaGraphs?: boolean;
-  /** CUDA engines: graphs captured per engine (distinct shapes); default 8. */
+  /** CUDA engines: graphs captured per engine (distinct shapes); default 8, or enough for every bucket of every warmup shape. */
   maxCudaGraphs?: number;
+  /**
+   * CUDA engines with `cudaGraphs`: the batch sizes (rows) graphs are captured for. A merged batch
+   * is padded up to the nearest bucket, replayed through that bucket's graph, and the padding rows
+   * are dropped from the outputs, so dynamic batching keeps running on graphs. Default: powers of
+   * two up to `maxBatchSize` (and `maxBatchSize` itself), e.g. `[1, 2, 4, 8, 16, 32]`. With
+   * `warmup` shapes, every bucket is captured at load. `[]`: no buckets (graphs per exact shape).
+   */
+  graphBatchSizes?: readonly number[];
   /**
    * Process-wide `torch.backends.cudnn.benchmark`; left as libtorch has it when not given. The
    * first pool of the process that names it applies it; a later pool that asks otherwise leaves
@@ -86,6 +94,7 @@ export interface ExecutionPlan {
   pinnedMemoryBytes: number;
   cudaGraphs: boolean;
   maxCudaGraphs: number;
+  graphBatchSizes: number[];
   warmup: { shape: number[]; dtype: Dtype }[];
 }
 
@@ -120,7 +129,25 @@ function checkWarmup(value: unknown): ExecutionPlan['warmup'] {
 }
 
 /** Checks the execution options for `devices` and fills in the defaults. Throws ERR_TORCHPOOL_INVALID_ARG. */
-export function planExecution(options: ExecutionOptions, devices: readonly string[]): ExecutionPlan {
+/** The graph buckets: checked, ascending, or the default powers of two up to maxBatchSize. */
+function planBuckets(options: ExecutionOptions, cudaGraphs: boolean, maxBatchSize: number): number[] {
+  const given = options.graphBatchSizes;
+  if (given !== undefined) {
+    if (!cudaGraphs) throw invalidArg('options.graphBatchSizes', 'cudaGraphs: true as well (buckets are batch sizes of CUDA graphs)', given);
+    if (!Array.isArray(given) || given.some((b: unknown) => typeof b !== 'number' || !Number.isSafeInteger(b) || b < 1 || b > maxBatchSize)) {
+      throw invalidArg('options.graphBatchSizes', `an array of batch sizes between 1 and maxBatchSize (${maxBatchSize})`, given);
+    }
+    return [...new Set(given as number[])].sort((a, b) => a - b);
+  }
+  if (!cudaGraphs || maxBatchSize <= 1) return [];
+  const buckets: number[] = [];
+  for (let b = 1; b < maxBatchSize; b *= 2) buckets.push(b);
+  buckets.push(maxBatchSize);
+  return buckets;
+}
+
+/** Checks the execution options for `devices` and fills in the defaults. Throws ERR_TORCHPOOL_INVALID_ARG. */
+export function planExecution(options: ExecutionOptions, devices: readonly string[], maxBatchSize = 1): ExecutionPlan {
   const precision = checkOneOf(options.precision, PRECISIONS, 'options.precision') ?? 'fp32';
   if (precision === 'autocast' && devices.some((d) => d === 'cpu')) {
     throw invalidArg('options.precision', "'fp32', 'fp16' or 'bf16' on CPU engines ('autocast' is CUDA autocast)", precision);
@@ -135,14 +162,23 @@ export function planExecution(options: ExecutionOptions, devices: readonly strin
   }
   checkBoolean(options.cudnnBenchmark, 'options.cudnnBenchmark');
   checkBoolean(options.allowTF32, 'options.allowTF32');
+  const cudaGraphs = checkBoolean(options.cudaGraphs, 'options.cudaGraphs') ?? false;
+  if (cudaGraphs && !devices.some((d) => d.startsWith('cuda'))) {
+    throw invalidArg('options.cudaGraphs', "CUDA engines (CUDA graphs need a GPU; this pool has only CPU engines, which run eagerly: leave cudaGraphs off)", cudaGraphs);
+  }
+  const graphBatchSizes = planBuckets(options, cudaGraphs, maxBatchSize);
+  const warmup = checkWarmup(options.warmup);
+  // Enough graphs for every bucket of every warmup shape, unless the user set a limit.
+  const defaultGraphs = Math.min(256, Math.max(8, graphBatchSizes.length * Math.max(1, warmup.length)));
   return {
     precision,
     outputDtype: checkOneOf(options.outputDtype, OUTPUT_DTYPES, 'options.outputDtype') ?? (precision === 'fp32' ? 'model' : 'float32'),
     channelsLast: checkBoolean(options.channelsLast, 'options.channelsLast') ?? false,
     pipelineDepth: checkPositiveInteger(options.pipelineDepth, 'options.pipelineDepth', 8) ?? 2,
     pinnedMemoryBytes,
-    cudaGraphs: checkBoolean(options.cudaGraphs, 'options.cudaGraphs') ?? false,
-    maxCudaGraphs: checkPositiveInteger(options.maxCudaGraphs, 'options.maxCudaGraphs', 256) ?? 8,
-    warmup: checkWarmup(options.warmup),
+    cudaGraphs,
+    maxCudaGraphs: checkPositiveInteger(options.maxCudaGraphs, 'options.maxCudaGraphs', 256) ?? defaultGraphs,
+    graphBatchSizes,
+    warmup,
   };
 }

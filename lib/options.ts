@@ -96,6 +96,7 @@ export interface LoadPlan {
     spinMicros: number;
     maxQueueSize: number;
     priorityAgingMs: number;
+    batchBuckets: number[];
   };
 }
 
@@ -165,6 +166,7 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
     }
   }
   const cpuThreads = threads ?? defaultThreadsPerEngine(devices);
+  const execution = planExecution(options, devices, batching ? maxBatchSize : 1);
   return {
     format,
     ...(options.modelName !== undefined ? { modelName: options.modelName } : {}),
@@ -174,7 +176,7 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
     threads: devices.map((d) => (d === 'cpu' ? cpuThreads : 1)),
     optimize,
     unhealthyAfter,
-    execution: planExecution(options, devices),
+    execution,
     ...(options.cudnnBenchmark !== undefined ? { cudnnBenchmark: options.cudnnBenchmark } : {}),
     ...(options.allowTF32 !== undefined ? { allowTF32: options.allowTF32 } : {}),
     scheduler: {
@@ -183,6 +185,8 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
       spinMicros: Math.round(spinMicros),
       maxQueueSize,
       priorityAgingMs,
+      // The batcher knows the graph buckets: a batch just over one gives back its overflow.
+      batchBuckets: execution.graphBatchSizes,
     },
   };
 }

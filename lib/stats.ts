@@ -54,6 +54,16 @@ export interface CudaEngineStats {
     replays: number;
     /** Set when a capture failed and the engine runs eagerly. */
     disabledReason?: string;
+    /** The batch sizes graphs are captured for (graphBatchSizes); batches are padded up to one. */
+    buckets: number[];
+    /** Replays per bucket (rows), e.g. `{ "8": 120, "16": 44 }`. */
+    replaysByBucket: Record<string, number>;
+    /** Padding rows run to fit batches into buckets (dropped from the outputs). */
+    paddedRows: number;
+    /** Forwards that ran eagerly instead, by reason (shape not captured yet, larger than the largest bucket, ...). */
+    eagerFallbacks: Record<string, number>;
+    /** Device memory the engine's graphs took (their shared pool), measured around the captures. */
+    poolBytes: number;
   };
   /** Forwards that ran out of device memory (the allocator freed this GPU's cache and retried first; a merged batch's members then ran alone). */
   outOfMemory: number;

@@ -61,6 +61,15 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     maxQueueDelayMicros: options.maxQueueDelayMicros,
     spinMicros: options.spinMicros,
     precision,
+    ...(options.pipelineDepth !== undefined ? { pipelineDepth: options.pipelineDepth } : {}),
+    ...(options.cudaGraphs
+      ? {
+        cudaGraphs: true,
+        // Every bucket captured at load: no request pays for a capture.
+        warmup: [{ shape: [1, ...model.itemShape], dtype: model.dtype }],
+        ...(options.graphBatchSizes ? { graphBatchSizes: options.graphBatchSizes } : {}),
+      }
+      : {}),
   });
   const configs: ConfigResult[] = [];
   let pool = await open('fp32');
@@ -121,7 +130,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       libtorch: `${build.torchVersion} (${build.torchOrigin}${build.cuda ? ', CUDA' : ''})`,
     },
     model: { label: model.label, inputShape: model.itemShape, dtype: model.dtype },
-    pool: { devices: [...pool.devices], maxBatchSize: options.maxBatchSize, maxQueueDelayMicros: options.maxQueueDelayMicros, spinMicros: options.spinMicros },
+    pool: { devices: [...pool.devices], maxBatchSize: options.maxBatchSize, maxQueueDelayMicros: options.maxQueueDelayMicros, spinMicros: options.spinMicros, cudaGraphs: options.cudaGraphs },
     configs,
     skipped,
     scaling: scalingRows,

@@ -23,6 +23,10 @@ Pool
       --max-queue-delay <us>  how long a batch may wait to fill, in microseconds (default: 0)
       --spin <us>             engine spin before sleeping, in microseconds (default: 0)
       --precision <list>      fp32, fp16 (CUDA engines), bf16 (default: fp32)
+      --cuda-graphs           CUDA engines: capture graphs, warmed and bucketed for every batch
+                              size up to --max-batch-size (graphBatchSizes: powers of two)
+      --graph-batch-sizes <l> CUDA graph buckets instead of the powers of two, e.g. 1,8,32
+      --pipeline-depth <n>    CUDA engines: batches in flight per engine (default: 2)
 Load
   -b, --batch <list>          rows per request (default: 1,8,32)
   -c, --concurrency <list>    requests kept in flight (default: 1,16,64)
@@ -55,6 +59,9 @@ export interface BenchOptions {
   maxQueueDelayMicros: number;
   spinMicros: number;
   precisions: ('fp32' | 'fp16' | 'bf16')[];
+  cudaGraphs: boolean;
+  graphBatchSizes: number[] | undefined;
+  pipelineDepth: number | undefined;
   batches: number[];
   concurrencies: number[];
   measure: Budget;
@@ -110,6 +117,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         'max-queue-delay': { type: 'string' },
         spin: { type: 'string' },
         precision: { type: 'string' },
+        'cuda-graphs': { type: 'boolean' },
+        'graph-batch-sizes': { type: 'string' },
+        'pipeline-depth': { type: 'string' },
         batch: { type: 'string', short: 'b' },
         concurrency: { type: 'string', short: 'c' },
         duration: { type: 'string' },
@@ -134,6 +144,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   }
   let inputShape: number[] | undefined;
   if (v['input-shape'] !== undefined) inputShape = positiveList(v['input-shape'], 'input-shape');
+  if (v['graph-batch-sizes'] !== undefined && !v['cuda-graphs']) throw new BenchUsageError('--graph-batch-sizes needs --cuda-graphs');
   const warmup: Budget =
     v.warmup === undefined ? { ms: 1000 } : /^\d+$/.test(v.warmup) ? { requests: Number(v.warmup) } : { ms: parseDuration(v.warmup, 'warmup') };
   return {
@@ -147,6 +158,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     maxQueueDelayMicros: integer(v['max-queue-delay'], 'max-queue-delay', 0, 0),
     spinMicros: integer(v.spin, 'spin', 0, 0),
     precisions: precisions as ('fp32' | 'fp16' | 'bf16')[],
+    cudaGraphs: v['cuda-graphs'] ?? false,
+    graphBatchSizes: v['graph-batch-sizes'] === undefined ? undefined : positiveList(v['graph-batch-sizes'], 'graph-batch-sizes'),
+    pipelineDepth: v['pipeline-depth'] === undefined ? undefined : integer(v['pipeline-depth'], 'pipeline-depth', 1, 2),
     batches: positiveList(v.batch ?? '1,8,32', 'batch'),
     concurrencies: positiveList(v.concurrency ?? '1,16,64', 'concurrency'),
     measure: v.requests !== undefined ? { requests: integer(v.requests, 'requests', 1, 1) } : { ms: parseDuration(v.duration ?? '5s', 'duration') },

@@ -35,6 +35,11 @@ ExecutionOptions ParseExecution(Napi::Env env, Napi::Object execution) {
   out.pinned_memory_bytes = static_cast<size_t>(execution.Get("pinnedMemoryBytes").As<Napi::Number>().DoubleValue());
   out.cuda_graphs = execution.Get("cudaGraphs").ToBoolean().Value();
   out.max_cuda_graphs = execution.Get("maxCudaGraphs").As<Napi::Number>().Int32Value();
+  Napi::Value buckets = execution.Get("graphBatchSizes");
+  if (buckets.IsArray()) {
+    Napi::Array list = buckets.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) out.graph_batch_sizes.push_back(static_cast<int64_t>(list.Get(i).As<Napi::Number>().DoubleValue()));
+  }
   Napi::Array warmup = execution.Get("warmup").As<Napi::Array>();
   for (uint32_t i = 0; i < warmup.Length(); ++i) {
     Napi::Object entry = warmup.Get(i).As<Napi::Object>();
@@ -104,6 +109,11 @@ LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options) {
   plan.scheduler.spin = std::chrono::microseconds(static_cast<int64_t>(number("spinMicros")));
   plan.scheduler.priority_aging = std::chrono::microseconds(static_cast<int64_t>(number("priorityAgingMs") * 1000));
   plan.scheduler.max_queue_size = static_cast<size_t>(number("maxQueueSize"));
+  Napi::Value batch_buckets = scheduling.Get("batchBuckets");
+  if (batch_buckets.IsArray()) {
+    Napi::Array list = batch_buckets.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) plan.scheduler.batch_buckets.push_back(static_cast<int64_t>(list.Get(i).As<Napi::Number>().DoubleValue()));
+  }
   for (EngineConfig& config : plan.engines) config.max_batch_rows = plan.scheduler.max_batch_rows;
   return plan;
 }

@@ -62,6 +62,17 @@ Napi::Object CudaStatsToJs(Napi::Env env, const CudaEngineStats& c) {
   graphs.Set("captured", n(c.graphs_captured));
   graphs.Set("replays", n(c.graph_replays));
   if (!c.graphs_disabled_reason.empty()) graphs.Set("disabledReason", c.graphs_disabled_reason);
+  Napi::Array buckets = Napi::Array::New(env, c.graph_buckets.size());
+  for (size_t i = 0; i < c.graph_buckets.size(); ++i) buckets.Set(static_cast<uint32_t>(i), n(static_cast<uint64_t>(c.graph_buckets[i])));
+  graphs.Set("buckets", buckets);
+  Napi::Object by_bucket = Napi::Object::New(env);
+  for (const auto& [bucket, count] : c.graph_replays_by_bucket) by_bucket.Set(std::to_string(bucket), n(count));
+  graphs.Set("replaysByBucket", by_bucket);
+  graphs.Set("paddedRows", n(c.graph_padded_rows));
+  Napi::Object eager = Napi::Object::New(env);
+  for (const auto& [reason, count] : c.graph_eager_fallbacks) eager.Set(reason, n(count));
+  graphs.Set("eagerFallbacks", eager);
+  graphs.Set("poolBytes", n(c.graph_pool_bytes));
   out.Set("graphs", graphs);
   out.Set("outOfMemory", n(c.out_of_memory));
   Napi::Object memory = Napi::Object::New(env);

@@ -195,7 +195,7 @@ bool OutputKeepsRows(const c10::IValue& output, const std::vector<int64_t>& rows
   for (int64_t n : rows) total += n;
   Splitter splitter{rows, total, "", true};
   if (!splitter.Split(output, "").empty()) return true;
-  *why = splitter.why;
+  if (why != nullptr) *why = splitter.why;
   return false;
 }
 

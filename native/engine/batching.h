@@ -30,6 +30,7 @@ bool SplitOutput(const c10::IValue& output, const std::vector<int64_t>& rows,
                  std::vector<c10::IValue>* parts, std::string* why);
 
 // SplitOutput's check alone, without slicing: used on device outputs before they are copied.
+// `why` may be null.
 bool OutputKeepsRows(const c10::IValue& output, const std::vector<int64_t>& rows, std::string* why);
 
 }  // namespace torchpool

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,6 +45,11 @@ struct CudaEngineStats {
   uint64_t graphs_captured = 0;
   uint64_t graph_replays = 0;
   std::string graphs_disabled_reason;
+  std::vector<int64_t> graph_buckets;                   // graphBatchSizes
+  uint64_t graph_padded_rows = 0;                       // padding rows run to fit a bucket
+  uint64_t graph_pool_bytes = 0;                        // device memory of the graphs' pool
+  std::map<int64_t, uint64_t> graph_replays_by_bucket;
+  std::map<std::string, uint64_t> graph_eager_fallbacks;  // forwards run eagerly, by reason
   uint64_t out_of_memory = 0;      // forwards that ran out of device memory (cache freed after each)
   uint64_t memory_free = 0;        // the device's free and total memory (cudaMemGetInfo)
   uint64_t memory_total = 0;

@@ -30,6 +30,8 @@ struct ExecutionOptions {
   size_t pinned_memory_bytes = size_t{256} << 20;  // per engine; 0: pageable copies only
   bool cuda_graphs = false;
   int max_cuda_graphs = 8;                      // captured shapes per engine
+  // Batch sizes graphs are captured for (ascending): a batch is padded up to the next one.
+  std::vector<int64_t> graph_batch_sizes;
 };
 
 }  // namespace torchpool

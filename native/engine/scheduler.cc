@@ -215,6 +215,7 @@ bool Scheduler::Take(int engine, Work* work) {
           Gather(engine, Clock::now(), work, &rows);
         }
         lane.filling = nullptr;
+        TrimToBucket(lane, work, &rows);
       }
       lane.state = LaneState::kBusy;
       // Work left in this lane (a request that came for the batch but did not fit, or arrived
@@ -243,6 +244,31 @@ bool Scheduler::Take(int engine, Work* work) {
     lane.state = LaneState::kSleeping;
     lane.wake.wait(lock);
     if (lane.state == LaneState::kWaking) spun = true;  // woken for work: no spin on a miss
+  }
+}
+
+void Scheduler::TrimToBucket(LaneData& lane, Work* work, int64_t* rows) {
+  // With CUDA graph buckets a batch runs padded up to the next bucket. When it is just over one
+  // (17 rows between 16 and 32), the padding would waste more rows than the overflow holds: give
+  // the overflow back to the front of this lane, for the next batch, and run the exact bucket.
+  const std::vector<int64_t>& buckets = options_.batch_buckets;
+  if (buckets.empty() || work->batch.size() < 2) return;
+  int64_t below = 0, above = 0;
+  for (int64_t b : buckets) {
+    if (b <= *rows) below = b;
+    if (b >= *rows && above == 0) above = b;
+  }
+  if (below == 0 || below == *rows || above == 0 || *rows - below >= above - *rows) return;
+  std::vector<RequestPtr> overflow;
+  while (work->batch.size() > 1 && *rows > below) {
+    *rows -= work->batch.back()->rows;
+    overflow.push_back(std::move(work->batch.back()));
+    work->batch.pop_back();
+  }
+  for (RequestPtr& request : overflow) {  // last taken first, so they keep their order
+    lane.levels[request->priority].push_front(std::move(request));
+    ++lane.size;
+    queued_.fetch_add(1);
   }
 }
 

@@ -31,6 +31,8 @@ struct SchedulerOptions {
   std::chrono::microseconds spin{0};              // idle engines spin this long before sleeping
   std::chrono::microseconds priority_aging{100000};  // one priority level gained per interval waited
   size_t max_queue_size = 0;                      // 0: unbounded
+  // CUDA graph buckets (ascending): a batch just over one gives its overflow back (Take).
+  std::vector<int64_t> batch_buckets;
 };
 
 // What an engine takes in one go.
@@ -95,6 +97,7 @@ class Scheduler {
   void Push(int lane, RequestPtr request);
   RequestPtr PopBest(int engine, Clock::time_point now, std::vector<RequestPtr>* expired);
   void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows);
+  void TrimToBucket(LaneData& lane, Work* work, int64_t* rows);
   RequestPtr Remove(LaneData& lane, std::deque<RequestPtr>& level, size_t position);
   void WakeAllLocked();
   void WakeSleeperLocked();  // one idle engine, to steal what a busy one holds

@@ -70,6 +70,8 @@ describe('execution options on CPU engines', () => {
     [{ pinnedMemoryBytes: -1 }, /options\.pinnedMemoryBytes/],
     [{ maxCudaGraphs: 1.5 }, /options\.maxCudaGraphs/],
     [{ cudaGraphs: 'yes' }, /options\.cudaGraphs/],
+    [{ cudaGraphs: true }, /CUDA graphs need a GPU; this pool has only CPU engines.*options\.cudaGraphs/],
+    [{ graphBatchSizes: [1, 2] }, /cudaGraphs: true as well.*options\.graphBatchSizes/],
     [{ channelsLast: 1 }, /options\.channelsLast/],
     [{ allowTF32: 'no' }, /options\.allowTF32/],
     [{ warmup: [{ shape: [1, -2] }] }, /options\.warmup\[0\]\.shape\[1\]/],

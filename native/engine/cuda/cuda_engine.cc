@@ -93,7 +93,7 @@ CudaEngine::CudaEngine(EngineConfig config, std::unique_ptr<ModelRunner> runner)
       copy_stream_(c10::cuda::getStreamFromPool(false, device_index_)),
       pinned_(config_.execution.pinned_memory_bytes),
       staging_(&pinned_, config_.device),
-      graphs_(config_.execution.max_cuda_graphs) {
+      graphs_(config_.execution.max_cuda_graphs, config_.execution.graph_batch_sizes) {
   // The load thread made this device current before creating the engine (pool_workers.cc), so
   // the streams above were made on it; this scope covers the events.
   DeviceScope device_scope(config_.device);
@@ -216,19 +216,23 @@ c10::IValue CudaEngine::RunForward(std::vector<c10::IValue> args,
     AutocastScope scope(autocast);
     return runner_->Forward(std::move(a), {});
   };
-  if (config_.execution.cuda_graphs && !graphs_.disabled() && kwargs.empty()) {
+  if (config_.execution.cuda_graphs) {
     std::vector<at::Tensor> tensors;
     for (const c10::IValue& arg : args) {
       if (!arg.isTensor()) break;
       tensors.push_back(arg.toTensor());
     }
-    if (tensors.size() == args.size()) {
+    if (tensors.size() == args.size() && kwargs.empty()) {
       c10::IValue output;
-      if (graphs_.Run(GraphCache::Key(tensors), tensors, eager, &output)) return output;
+      const char* why = nullptr;
+      if (graphs_.Run(GraphCache::Key(tensors), tensors, eager, &output, &why)) return output;
+      graphs_.CountEager(why);
       if (graphs_.disabled()) {
         std::lock_guard<std::mutex> lock(graphs_reason_mutex_);
         graphs_reason_ = graphs_.disabled_reason();
       }
+    } else {
+      graphs_.CountEager("inputs are not all positional tensors");
     }
   }
   if (!kwargs.empty()) {
@@ -253,10 +257,17 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     cudaGetLastError();
     std::vector<c10::IValue> args;
     std::unordered_map<std::string, c10::IValue> kwargs;
+    // The rows this batch runs with: padded up to a graph bucket when the engine has buckets.
+    const int64_t rows = BatchRows(members);
+    int64_t padded = 0;
+    if (rows > 0 && graphs_.has_buckets() && !graphs_.disabled() && padding_allowed_.load(std::memory_order_relaxed)) {
+      padded = graphs_.PaddedRows(rows);
+      if (padded == 0) graphs_.CountEager("batch larger than the largest bucket (graphBatchSizes)");
+    }
     {
       c10::cuda::CUDAStreamGuard copy_guard(copy_stream_);
       auto to_device = [&](const std::vector<at::Tensor>& parts) {
-        at::Tensor device = CastInput(staging_.ToDevice(parts, copy_stream_.stream(), &slot->buffers), options);
+        at::Tensor device = CastInput(staging_.ToDevice(parts, copy_stream_.stream(), &slot->buffers, padded), options);
         // Written on the copy stream, read on the compute stream: the allocator must not reuse
         // its memory before the compute stream is done with it.
         device.record_stream(compute_stream_.unwrap());
@@ -289,7 +300,25 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     }
     c10::cuda::CUDAStreamGuard compute_guard(compute_stream_);
     C10_CUDA_CHECK(cudaStreamWaitEvent(compute_stream_.stream(), slot->inputs_ready, 0));
-    c10::IValue output = RunForward(std::move(args), std::move(kwargs));
+    c10::IValue output;
+    if (padded > rows) {
+      std::vector<c10::IValue> kept = args;  // the padded inputs, for an unpadded re-run
+      output = RunForward(std::move(args), std::move(kwargs));
+      if (OutputKeepsRows(output, {padded}, nullptr)) {
+        // Every output has the padded rows in dim 0: drop the padding rows.
+        output = MapTensors(output, [rows](const at::Tensor& t) { return t.narrow(0, 0, rows); });
+        graphs_.CountPadding(padded - rows);
+      } else {
+        // Padding is only sound for a model whose rows are independent; this one's output is not
+        // per row, so padding goes off for good and the batch runs again as it is.
+        padding_allowed_.store(false, std::memory_order_relaxed);
+        graphs_.CountEager("padding off: the model's output does not keep the batch's rows");
+        for (c10::IValue& arg : kept) arg = arg.toTensor().narrow(0, 0, rows);
+        output = RunForward(std::move(kept), {});
+      }
+    } else {
+      output = RunForward(std::move(args), std::move(kwargs));
+    }
     if (members.size() > 1) {
       std::vector<int64_t> rows;
       for (const RequestPtr& r : members) rows.push_back(r->rows);
@@ -328,6 +357,25 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     in_flight_.fetch_sub(static_cast<int>(members.size()), std::memory_order_relaxed);
     return status;
   }
+}
+
+int64_t CudaEngine::BatchRows(const std::vector<RequestPtr>& members) const {
+  // Rows are known for positional tensor arguments that all share dim 0 (what buckets pad).
+  const Request& first = *members.front();
+  if (!first.kwargs.empty() || first.args.empty()) return 0;
+  for (const c10::IValue& arg : first.args) {
+    if (!arg.isTensor() || arg.toTensor().dim() == 0) return 0;
+  }
+  if (members.size() > 1) {
+    int64_t rows = 0;
+    for (const RequestPtr& r : members) rows += r->rows;
+    return rows;
+  }
+  const int64_t rows = first.args.front().toTensor().size(0);
+  for (const c10::IValue& arg : first.args) {
+    if (arg.toTensor().size(0) != rows) return 0;
+  }
+  return rows;
 }
 
 // --- Completion thread ------------------------------------------------------------------------
@@ -425,6 +473,12 @@ EngineStats CudaEngine::Stats() const {
   cuda.out_of_memory = out_of_memory_.load(std::memory_order_relaxed);
   cuda.graphs_captured = graphs_.captured();
   cuda.graph_replays = graphs_.replays();
+  const GraphCache::Stats buckets = graphs_.BucketStats();
+  cuda.graph_buckets = graphs_.buckets();
+  cuda.graph_padded_rows = buckets.padded_rows;
+  cuda.graph_pool_bytes = buckets.pool_bytes;
+  cuda.graph_replays_by_bucket = buckets.replays_by_bucket;
+  cuda.graph_eager_fallbacks = buckets.eager_fallbacks;
   // The device as a whole (other engines and processes included), read without switching this
   // (JS) thread's device, and what libtorch's caching allocator holds on it.
   uint64_t free_bytes = 0, total_bytes = 0;

@@ -67,6 +67,9 @@ class CudaEngine : public Engine {
   void ReserveStaging(const std::vector<int64_t>& input_row_bytes, const std::vector<int64_t>& output_row_bytes,
                       int64_t rows);
 
+  // The rows of a batch whose positional tensor arguments share dim 0; 0 otherwise.
+  int64_t BatchRows(const std::vector<RequestPtr>& members) const;
+
   Slot* AcquireSlot();  // blocks while pipelineDepth batches are in flight
   void Submit(Slot* slot);
   void ReturnSlot(Slot* slot);
@@ -89,6 +92,7 @@ class CudaEngine : public Engine {
   std::thread completion_thread_;
   Clock::time_point last_completed_;  // completion thread: busy time counts overlap once
 
+  std::atomic<bool> padding_allowed_{true};  // off once a model's output was not per row
   std::atomic<uint64_t> overlapped_{0};
   std::atomic<uint64_t> out_of_memory_{0};
   mutable std::mutex graphs_reason_mutex_;

@@ -101,9 +101,19 @@ bool GraphCache::Capture(Entry& entry, const std::vector<at::Tensor>& inputs,
     statics.push_back(t.clone());
     args.emplace_back(statics.back());
   }
-  // Kept here, not read back from the graph, so that a failed capture can be cleaned up.
+  // Kept here, not read back from the graph, so that a failed capture can be cleaned up. One
+  // pool for every graph of the engine (see the header).
   const c10::DeviceIndex device = c10::cuda::current_device();
-  const PoolId pool = at::cuda::graph_pool_handle();
+  if (!have_pool_) {
+    const PoolId handle = at::cuda::graph_pool_handle();
+    pool_ = {handle.first, handle.second};
+    have_pool_ = true;
+  }
+  const PoolId pool{pool_.first, pool_.second};
+  const auto reserved = [device] {
+    return static_cast<int64_t>(c10::cuda::CUDACachingAllocator::getDeviceStats(device).reserved_bytes[0].current);
+  };
+  const int64_t reserved_before = reserved();
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
   unsigned long long capture_id = 0;
   bool began = false;
@@ -119,6 +129,8 @@ bool GraphCache::Capture(Entry& entry, const std::vector<at::Tensor>& inputs,
     if (cudaStreamGetCaptureInfo(stream, &state, &capture_id) != cudaSuccess) cudaGetLastError();
     c10::IValue output = forward(std::move(args));
     graph->capture_end();
+    const int64_t grown = reserved() - reserved_before;
+    if (grown > 0) pool_bytes_.fetch_add(static_cast<uint64_t>(grown), std::memory_order_relaxed);
     entry.graph = std::move(graph);
     entry.inputs = std::move(statics);
     entry.output = std::move(output);
@@ -136,25 +148,66 @@ bool GraphCache::Capture(Entry& entry, const std::vector<at::Tensor>& inputs,
   }
 }
 
+int64_t GraphCache::PaddedRows(int64_t rows) const {
+  for (int64_t bucket : buckets_) {
+    if (bucket >= rows) return bucket;
+  }
+  return 0;
+}
+
+void GraphCache::CountEager(const char* why) {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++eager_fallbacks_[why];
+}
+
+GraphCache::Stats GraphCache::BucketStats() const {
+  Stats stats;
+  stats.padded_rows = padded_rows_.load(std::memory_order_relaxed);
+  stats.pool_bytes = pool_bytes_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats.replays_by_bucket = replays_by_bucket_;
+  stats.eager_fallbacks = eager_fallbacks_;
+  return stats;
+}
+
 bool GraphCache::Run(const std::string& key, const std::vector<at::Tensor>& inputs,
-                     const ForwardFn& forward, c10::IValue* output) {
-  if (disabled()) return false;
+                     const ForwardFn& forward, c10::IValue* output, const char** why_eager) {
+  if (disabled()) {
+    *why_eager = "graphs are off for this engine after a failed capture";
+    return false;
+  }
   auto it = entries_.find(key);
   if (it == entries_.end()) {
-    if (entries_.size() >= kMaxTrackedShapes) return false;
+    if (entries_.size() >= kMaxTrackedShapes) {
+      *why_eager = "too many distinct shapes";
+      return false;
+    }
     it = entries_.emplace(key, Entry{}).first;
   }
   Entry& entry = it->second;
   if (!entry.graph) {
-    if (++entry.eager_runs <= kEagerRunsBeforeCapture) return false;
-    if (captured() >= static_cast<uint64_t>(max_graphs_)) return false;
-    if (!Capture(entry, inputs, forward)) return false;
+    if (++entry.eager_runs <= kEagerRunsBeforeCapture) {
+      *why_eager = "shape not captured yet (captured on its third run; warm it up to capture at load)";
+      return false;
+    }
+    if (captured() >= static_cast<uint64_t>(max_graphs_)) {
+      *why_eager = "maxCudaGraphs graphs captured already";
+      return false;
+    }
+    if (!Capture(entry, inputs, forward)) {
+      *why_eager = "graphs are off for this engine after a failed capture";
+      return false;
+    }
     // Capture records the work without running it: the replay below computes this call.
   } else {
     for (size_t i = 0; i < inputs.size(); ++i) entry.inputs[i].copy_(inputs[i], /*non_blocking=*/true);
   }
   entry.graph->replay();
   ++replays_;
+  if (!buckets_.empty() && !inputs.empty() && inputs.front().dim() > 0) {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    ++replays_by_bucket_[inputs.front().size(0)];
+  }
   *output = entry.output;
   return true;
 }

@@ -34,11 +34,23 @@ Status CudaEngine::Warmup() {
   // Three runs per shape: TorchScript optimises on the second, a CUDA graph is captured on the
   // third (cudaGraphs), and cuDNN has picked its algorithms by then.
   for (const WarmupShape& shape : config_.execution.warmup) {
+    // With graph buckets, each bucket of this shape is captured now (dim 0 = the bucket), so
+    // that no request ever waits for a capture.
+    std::vector<WarmupShape> runs;
+    if (config_.execution.cuda_graphs && graphs_.has_buckets() && !shape.shape.empty()) {
+      for (int64_t bucket : graphs_.buckets()) {
+        WarmupShape sized = shape;
+        sized.shape[0] = bucket;
+        runs.push_back(std::move(sized));
+      }
+    }
+    runs.push_back(shape);
     c10::IValue output;
-    for (int i = 0; i < 3; ++i) {
+    for (size_t run = 0; run < 3 * runs.size(); ++run) {
+      const WarmupShape& current = runs[run / 3];
       std::vector<RequestPtr> members;
       members.push_back(std::make_unique<Request>());
-      members.front()->args = WarmupInputs(shape, c10::Device(c10::kCPU));
+      members.front()->args = WarmupInputs(current, c10::Device(c10::kCPU));
       Slot* slot = AcquireSlot();
       bool unsplittable = false;
       Status status = Launch(members, slot, &unsplittable);

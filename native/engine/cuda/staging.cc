@@ -9,7 +9,7 @@
 namespace torchpool {
 
 at::Tensor Staging::ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t stream,
-                             StagedBuffers* buffers) {
+                             StagedBuffers* buffers, int64_t padded_rows) {
   const at::Tensor& first = parts.front();
   std::vector<int64_t> sizes = first.sizes().vec();
   if (parts.size() > 1) {
@@ -17,8 +17,17 @@ at::Tensor Staging::ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t 
     for (const at::Tensor& part : parts) rows += part.size(0);
     sizes[0] = rows;
   }
-  at::Tensor device = at::empty(sizes, first.options().device(device_));
-  const size_t bytes = device.nbytes();
+  const bool pad = !sizes.empty() && padded_rows > sizes[0];
+  std::vector<int64_t> device_sizes = sizes;
+  if (pad) device_sizes[0] = padded_rows;
+  at::Tensor device = at::empty(device_sizes, first.options().device(device_));
+  // The real rows come first; the padding rows are zeroed on the same stream.
+  size_t bytes = device.nbytes();
+  if (pad) {
+    const size_t real = bytes / static_cast<size_t>(padded_rows) * static_cast<size_t>(sizes[0]);
+    C10_CUDA_CHECK(cudaMemsetAsync(static_cast<char*>(device.data_ptr()) + real, 0, bytes - real, stream));
+    bytes = real;
+  }
   if (bytes == 0) return device;
   PinnedBlock block = pool_->Acquire(bytes);
   if (block) {
@@ -34,6 +43,7 @@ at::Tensor Staging::ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t 
   } else {
     // Pageable source: the call returns once the driver has taken the bytes, so `host` may go.
     at::Tensor host = parts.size() == 1 ? first.contiguous() : at::cat(parts, 0);
+    if (!host.is_cpu()) host = host.to(at::kCPU);
     C10_CUDA_CHECK(cudaMemcpyAsync(device.data_ptr(), host.data_ptr(), bytes, cudaMemcpyHostToDevice, stream));
     pageable_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   }

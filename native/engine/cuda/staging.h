@@ -30,9 +30,10 @@ class Staging {
   Staging(PinnedPool* pool, c10::Device device) : pool_(pool), device_(device) {}
 
   // A device tensor holding `parts` concatenated along dim 0 (one part: that tensor). Allocated
-  // while `stream` is current, written by a copy queued on it.
+  // while `stream` is current, written by a copy queued on it. With `padded_rows` larger than
+  // the parts' rows, it has that many rows, the extra ones zero (a CUDA graph bucket).
   at::Tensor ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t stream,
-                      StagedBuffers* buffers);
+                      StagedBuffers* buffers, int64_t padded_rows = 0);
   // A host tensor that a copy queued on `stream` fills with `tensor` (a device tensor).
   at::Tensor ToHost(const at::Tensor& tensor, cudaStream_t stream, StagedBuffers* buffers);
   // After the copies completed: `host` in memory of its own (pinned contents copied out).
