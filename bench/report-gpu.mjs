@@ -1,4 +1,6 @@
 // The GPU section of BENCHMARKS.md, from bench/data/gpu.json (bench/gpu.mjs).
+import { stagesSection } from './report-stages.mjs';
+
 export function gpuSection(gpu, { us, ratio, table, machine }) {
   const out = ['## GPU', '', machine(gpu.machine), '',
     'CUDA engine: own compute and copy streams per engine, inputs staged through pinned memory and copied',
@@ -41,6 +43,7 @@ export function gpuSection(gpu, { us, ratio, table, machine }) {
   out.push('', '### Small model on the GPU', '');
   out.push(table(['Model and input', 'torchpool p50', 'raw C++ p50', 'torchpool / raw', 'overhead per call'],
     gpu.latency.map((r) => [r.name, us(r.torchpool_p50_us), us(r.raw_p50_us), ratio(r.torchpool_p50_us, r.raw_p50_us), us(r.overhead_us)])));
+  out.push(...stagesSection([...gpu.latency, ...gpu.resnet.filter((r) => r.batch <= 8)], { us, table }));
   out.push('');
   return out;
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { root } from './measure.mjs';
 import { gpuSection } from './report-gpu.mjs';
+import { stagesSection } from './report-stages.mjs';
 import { threadsChart } from './threads-chart.mjs';
 
 const load = (suite) => {
@@ -39,6 +40,7 @@ if (cpu) {
     cpu.latency.map((r) => [r.name, r.threads, us(r.torchpool_p50_us), us(r.torchpool_p99_us), us(r.raw_p50_us), us(r.python_jit_p50_us), us(r.onnx_p50_us),
       ratio(r.torchpool_p50_us, r.raw_p50_us), ratio(r.torchpool_p50_us, r.python_jit_p50_us), ratio(r.torchpool_p50_us, r.onnx_p50_us), us(r.overhead_us)]),
   ));
+  out.push(...stagesSection(cpu.latency, { us, table }));
   out.push('', `The overhead per call is what a request pays for leaving the JS thread and coming back: validation,`,
     'wrapping the input TypedArrays as tensors (no copy), one hand-off to the engine thread and one back through',
     'the event loop. It is a fixed cost, so it matters for tiny models and vanishes for real ones.', '',

@@ -44,9 +44,11 @@ async function latencyCase({ name, modelName, device, shape, intArg, threads, it
     ours.push(await torchpoolLatency(pool, { shape, intArg, iters, warmup }));
     raw.push(rawForward({ model: file, device, shape, intArg, iters, warmup, threads, half }));
   }
+  // Median per stage over the pool's last 2048 requests (the measured ones, warmup mostly aged out).
+  const stages_p50_us = Object.fromEntries(Object.entries(pool.stats().latency.stages ?? {}).map(([k, l]) => [k, l.p50 * 1000]));
   await pool.close();
   const row = {
-    name, device, shape, threads,
+    name, device, shape, threads, stages_p50_us,
     torchpool_p50_us: median(ours.map((o) => o.p50_us)),
     torchpool_p99_us: median(ours.map((o) => o.p99_us)),
     raw_p50_us: median(raw.map((o) => o.p50_us)),

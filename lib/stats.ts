@@ -22,6 +22,22 @@ export interface LatencyStats {
   computeMs: LatencyPercentiles;
   /** From infer() to the promise settling. */
   totalMs: LatencyPercentiles;
+  /**
+   * Pool-wide only: where a request's time goes, stage by stage. `queueMs` waiting for an engine;
+   * on CUDA engines `stagingMs` copying inputs into pinned memory and queueing the copy, `launchMs`
+   * queueing the forward and the output copy, `deviceMs` until the GPU finished (on CPU engines:
+   * the forward), `collectMs` copying the outputs out and splitting a batch; `wakeMs` until the JS
+   * thread took the result, `settleMs` turning it into JavaScript values and settling the promise.
+   */
+  stages?: {
+    queueMs: LatencyPercentiles;
+    stagingMs: LatencyPercentiles;
+    launchMs: LatencyPercentiles;
+    deviceMs: LatencyPercentiles;
+    collectMs: LatencyPercentiles;
+    wakeMs: LatencyPercentiles;
+    settleMs: LatencyPercentiles;
+  };
 }
 
 /** What a CUDA engine adds to its {@link EngineStats}. */

@@ -123,7 +123,11 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("failed", static_cast<double>(totals.failed));
   stats.Set("batchingEnabled", core.scheduler().batching_enabled());
   stats.Set("batchingDisabledReason", core.scheduler().batching_disabled_reason());
-  stats.Set("latency", LatencyToJs(env, core, -1));
+  Napi::Object latency = LatencyToJs(env, core, -1);
+  Napi::Object stages = Napi::Object::New(env);
+  for (int i = 0; i < PoolCore::kStages; ++i) stages.Set(PoolCore::kStageNames[i], PercentilesToJs(env, core.SummarizeStage(i)));
+  latency.Set("stages", stages);
+  stats.Set("latency", latency);
   stats.Set("threads", ThreadsToJs(env, core.ClientStatsSnapshot()));
   stats.Set("uptimeMs", core.uptime_ms());
   stats.Set("closed", core.closed());

@@ -271,8 +271,10 @@ void PoolWrap::DrainCompletions(Napi::Env env) {
     Napi::HandleScope scope(env);
     EmitEngineUnhealthy(env, event);
   }
+  const Clock::time_point drained = Clock::now();
   for (RequestPtr& request : requests) {
     Napi::HandleScope scope(env);
+    request->drained = drained;
     Settle(env, *request);
     request.reset();
   }

@@ -142,18 +142,36 @@ ClientStats PoolCore::Totals() const {
   return sum;
 }
 
+const char* const PoolCore::kStageNames[PoolCore::kStages] = {"queueMs", "stagingMs", "launchMs", "deviceMs",
+                                                               "collectMs", "wakeMs", "settleMs"};
+
 void PoolCore::RecordLatency(const Request& request) {
   if (request.engine < 0 || static_cast<size_t>(request.engine) >= engine_count_) return;
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  const Clock::time_point now = Clock::now();
   const double queue = ms(request.started - request.enqueued);
   const double compute = ms(request.finished - request.started);
-  const double total = ms(Clock::now() - request.enqueued);
+  const double total = ms(now - request.enqueued);
+  // A CPU engine has no staging or launch: its forward is all "device" time.
+  const Clock::time_point unset{};
+  const Clock::time_point staged = request.staged == unset ? request.started : request.staged;
+  const Clock::time_point launched = request.launched == unset ? staged : request.launched;
+  const Clock::time_point completed = request.completed == unset ? request.finished : request.completed;
+  const Clock::time_point drained = request.drained == unset ? now : request.drained;
+  const double stages[kStages] = {queue, ms(staged - request.started), ms(launched - staged), ms(completed - launched),
+                                  ms(request.finished - completed), ms(drained - request.finished), ms(now - drained)};
   std::lock_guard<std::mutex> lock(latency_mutex_);
   for (LatencySet* set : {&pool_latency_, &engine_latency_[request.engine]}) {
     set->queue.Add(queue);
     set->compute.Add(compute);
     set->total.Add(total);
   }
+  for (int i = 0; i < kStages; ++i) stages_[i].Add(stages[i]);
+}
+
+Percentiles PoolCore::SummarizeStage(int stage) const {
+  std::lock_guard<std::mutex> lock(latency_mutex_);
+  return stages_[stage].Summarize();
 }
 
 Percentiles PoolCore::SummarizeLatency(int engine, int which) const {

@@ -67,6 +67,11 @@ class PoolCore : public CompletionSink {
   ClientStats Totals() const;
   void RecordLatency(const Request& request);
   Percentiles SummarizeLatency(int engine, int which) const;  // engine -1: the pool; which 0/1/2: queue/compute/total
+  // Where a request's time went, stage by stage (pool-wide): queue, staging, launch, device,
+  // collect, wake, settle (see kStageNames).
+  static constexpr int kStages = 7;
+  static const char* const kStageNames[kStages];
+  Percentiles SummarizeStage(int stage) const;
   size_t engine_count() const { return engine_count_; }
   double uptime_ms() const;
 
@@ -101,6 +106,7 @@ class PoolCore : public CompletionSink {
   mutable std::mutex latency_mutex_;
   LatencySet pool_latency_;
   std::vector<LatencySet> engine_latency_;
+  LatencyWindow stages_[kStages];
 
   mutable std::mutex share_mutex_;
   uint64_t token_ = 0;

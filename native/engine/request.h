@@ -47,7 +47,13 @@ struct Request {
   int batch_size = 0;  // requests that shared the forward that produced `output`
   Clock::time_point enqueued;
   Clock::time_point started;
-  Clock::time_point finished;
+  // CUDA engines: inputs' copy queued, forward and outputs' copy queued, the device done (seen
+  // by the completion thread). Unset (epoch) on CPU engines.
+  Clock::time_point staged;
+  Clock::time_point launched;
+  Clock::time_point completed;
+  Clock::time_point finished;  // handed to its thread's client
+  Clock::time_point drained;   // taken by its JS thread to settle
 
   // Owned by the JS side and opaque here; only the JS thread touches them (binding/pool_wrap.cc):
   // the promise to settle, and references that keep input TypedArrays alive while tensors in

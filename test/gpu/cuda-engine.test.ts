@@ -44,6 +44,18 @@ describe.skipIf(gpus.length === 0)(`CUDA engine${reason ? ` [skipped: ${reason}]
     for (const s of streams) expect(s).not.toBe('0x0');
   });
 
+  it('times each stage of a request: staging, launch, device and collect are all seen on a CUDA engine', async () => {
+    const pool = await open('resnet18');
+    for (let i = 0; i < 20; ++i) await pool.infer(image);
+    const stages = pool.stats().latency.stages!;
+    for (const l of Object.values(stages)) expect(l.count).toBe(20);
+    expect(stages.deviceMs.p50).toBeGreaterThan(0);
+    expect(stages.stagingMs.p50 + stages.launchMs.p50).toBeGreaterThan(0);
+    expect(stages.collectMs.p50).toBeGreaterThan(0);
+    const parts = Object.values(stages).reduce((sum, l) => sum + l.p50, 0);
+    expect(parts).toBeLessThanOrEqual(pool.stats().latency.totalMs.p99 * 2);
+  });
+
   it('stages copies through pinned memory, and falls back to pageable memory without failing', async () => {
     const pinned = await open('mlp');
     const out = await pinned.infer<OutputTensor>(mlpInput);

@@ -298,6 +298,7 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
       }
       C10_CUDA_CHECK(cudaEventRecord(slot->inputs_ready, copy_stream_.stream()));
     }
+    slot->staged = Clock::now();
     c10::cuda::CUDAStreamGuard compute_guard(compute_stream_);
     C10_CUDA_CHECK(cudaStreamWaitEvent(compute_stream_.stream(), slot->inputs_ready, 0));
     c10::IValue output;
@@ -335,6 +336,7 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
       return staging_.ToHost(CastOutput(own, options), compute_stream_.stream(), &slot->buffers);
     });
     C10_CUDA_CHECK(cudaEventRecord(slot->done, compute_stream_.stream()));
+    slot->launched = Clock::now();
     last_done_ = slot->done;
     return Status::Ok();
   } catch (...) {
@@ -383,6 +385,7 @@ int64_t CudaEngine::BatchRows(const std::vector<RequestPtr>& members) const {
 Status CudaEngine::Collect(Slot* slot, c10::IValue* output) {
   Status status;
   cudaError_t err = cudaEventSynchronize(slot->done);
+  slot->completed = Clock::now();
   if (err != cudaSuccess) {
     status = Status(ErrorCode::kCuda, std::string("CUDA error while the forward ran: ") + cudaGetErrorString(err));
     cudaGetLastError();
@@ -422,6 +425,9 @@ void CudaEngine::Complete(Slot* slot) {
     r.engine = config_.index;
     r.batch_size = static_cast<int>(batch.size());
     r.started = slot->started;
+    r.staged = slot->staged;
+    r.launched = slot->launched;
+    r.completed = slot->completed;
     r.finished = finished;
     r.status = status;
     if (status.ok()) r.output = batch.size() > 1 ? std::move(parts[i]) : std::move(output);

@@ -49,7 +49,7 @@ class CudaEngine : public Engine {
     Status status;       // set when the launch failed: nothing to wait for
     StagedBuffers buffers;
     c10::IValue output;  // host tensors, possibly in pinned blocks until Complete
-    Clock::time_point started;
+    Clock::time_point started, staged, launched, completed;
   };
 
   // Engine (or load) thread: queues the whole batch on the streams. `unsplittable` is set when
