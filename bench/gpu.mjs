@@ -11,9 +11,15 @@ async function transfer({ device, model, quick }) {
   const input = { data: new Float32Array(rows * 1024).fill(0.25), shape: [rows, 1024] };
   const bytes = input.data.byteLength;
   const out = [];
-  for (const [name, pinnedMemoryBytes] of [['pinned staging', 256 * 2 ** 20], ['pageable (pinnedMemoryBytes: 0)', 0]]) {
+  const paths = [['pinned staging', 256 * 2 ** 20, false], ['allocInput (copied directly)', 256 * 2 ** 20, true], ['pageable (pinnedMemoryBytes: 0)', 0, false]];
+  for (const [name, pinnedMemoryBytes, direct] of paths) {
     const pool = await InferencePool.create({ model: await model('batch_sum'), devices: [device], batching: false, pinnedMemoryBytes });
-    const run = await torchpoolLatency(pool, { shape: input.shape, iters: quick ? 10 : 30, warmup: 3, inputs: input });
+    let inputs = input;
+    if (direct) {
+      inputs = pool.allocInput(input.shape);
+      inputs.data.fill(0.25);
+    }
+    const run = await torchpoolLatency(pool, { shape: input.shape, iters: quick ? 10 : 30, warmup: 3, inputs });
     const compute = pool.stats().latency.computeMs.p50;
     await pool.close();
     out.push({ path: name, bytes, caller_p50_us: run.p50_us, compute_p50_ms: compute, gb_per_s: bytes / (compute / 1000) / 1e9 });
@@ -101,6 +107,13 @@ async function engineScaling({ device, model, quick }) {
 export async function gpuSuite({ device, model, quick, latencyCase }) {
   const latency = [];
   latency.push(await latencyCase({ name: 'tiny (Linear 16x16), batch 1', modelName: 'tiny', device, shape: [1, 16], threads: 1, iters: 2000, warmup: 200 }));
+  latency.push(await latencyCase({ name: 'tiny (Linear 16x16), batch 1, allocInput', modelName: 'tiny', device, shape: [1, 16], threads: 1, iters: 2000, warmup: 200, pinnedInput: true }));
+  // The fp16 ResNet-50 at batch 8 (about 2.4 MB of input): staged as usual, and from allocInput memory.
+  for (const pinnedInput of [false, true]) {
+    const shape = [8, 3, 224, 224];
+    latency.push(await latencyCase({ name: `ResNet-50 224x224, fp16, batch 8${pinnedInput ? ', allocInput' : ''}`, modelName: 'resnet50', device, shape, threads: 1,
+      iters: quick ? 60 : 150, warmup: 10, half: true, pinnedInput, poolOptions: { precision: 'fp16', warmup: [{ shape }] } }));
+  }
   const file = await model('resnet50');
   const resnet = [];
   for (const precision of ['fp32', 'fp16']) {

@@ -40,7 +40,7 @@ export function gpuSection(gpu, { us, ratio, table, machine }) {
     out.push(table(['Engines', 'items/s', 'vs 1 engine', 'p99', 'mean batch'],
       gpu.engineScaling.map((r) => [r.engines, r.items_per_s.toFixed(0), ratio(r.items_per_s, gpu.engineScaling[0].items_per_s), `${r.p99_ms.toFixed(2)} ms`, r.mean_batch.toFixed(1)])));
   }
-  out.push('', '### Small model on the GPU', '');
+  out.push('', '### Overhead over the raw C++ loop: tiny model, and staged vs allocInput inputs', '');
   out.push(table(['Model and input', 'torchpool p50', 'raw C++ p50', 'torchpool / raw', 'overhead per call'],
     gpu.latency.map((r) => [r.name, us(r.torchpool_p50_us), us(r.raw_p50_us), ratio(r.torchpool_p50_us, r.raw_p50_us), us(r.overhead_us)])));
   out.push(...stagesSection([...gpu.latency, ...gpu.resnet.filter((r) => r.batch <= 8)], { us, table }));

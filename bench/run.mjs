@@ -36,12 +36,19 @@ function machine() {
 }
 
 // Each case: torchpool and raw C++ on the same file, repeated; medians of per-run p50s.
-async function latencyCase({ name, modelName, device, shape, intArg, threads, iters, warmup, peer = false, poolOptions = {}, half = false }) {
+async function latencyCase({ name, modelName, device, shape, intArg, threads, iters, warmup, peer = false, poolOptions = {}, half = false, pinnedInput = false }) {
   const file = await model(modelName);
   const pool = await InferencePool.create({ model: file, devices: [device], threadsPerEngine: threads, ...poolOptions });
+  // pool.allocInput: the input already in page-locked memory, copied to the device directly.
+  let inputs;
+  if (pinnedInput) {
+    const x = pool.allocInput(shape);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.random();
+    inputs = intArg === undefined ? x : [x, intArg];
+  }
   const ours = [], raw = [];
   for (let r = 0; r < repeats; r++) {
-    ours.push(await torchpoolLatency(pool, { shape, intArg, iters, warmup }));
+    ours.push(await torchpoolLatency(pool, { shape, intArg, iters, warmup, ...(inputs ? { inputs } : {}) }));
     raw.push(rawForward({ model: file, device, shape, intArg, iters, warmup, threads, half }));
   }
   // Median per stage over the pool's last 2048 requests (the measured ones, warmup mostly aged out).

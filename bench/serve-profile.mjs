@@ -5,13 +5,13 @@
 // conversion, fastify, the HTTP parser) per request. Also lists the hottest functions.
 // Batch-1 MLP requests, JSON and binary tensors. Writes bench/data/serve-profile-<cpu|gpu>.json.
 //   node bench/serve-profile.mjs [--quick] [--label before]
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
 import torchpool from '../dist/index.js';
 import { root } from './measure.mjs';
+import { startServe } from './serve-process.mjs';
 
 const quick = process.argv.includes('--quick');
 const labelAt = process.argv.indexOf('--label');
@@ -20,20 +20,9 @@ const gpu = torchpool.listDevices().some((d) => d.type === 'cuda');
 const devices = gpu ? 'cuda' : 'cpu';
 const requests = quick ? 5000 : 30000;
 
-async function startServer() {
-  const child = spawn(process.execPath, ['--require', path.join(root, 'bench', 'profile-hook.cjs'), path.join(root, 'dist/cli.js'), 'serve',
-    '--host', '127.0.0.1', '--port', '0', '--devices', devices, '--model', 'mlp=mlp', '--max-queue-size', '100000'],
-  { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  let stderr = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const match = /listening on (http:\/\/[^;\s]+)/.exec(stderr);
-      if (match) resolve(match[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  return { child, url };
+function startServer() {
+  return startServe(['--devices', devices, '--model', 'mlp=mlp', '--max-queue-size', '100000'],
+    { nodeArgs: ['--require', path.join(root, 'bench', 'profile-hook.cjs')], ipc: true });
 }
 
 const ask = (child, message, reply) => new Promise((resolve) => {

@@ -5,7 +5,6 @@
 // the same model. The server runs as a child process (as deployed) with a model repository in
 // explicit control mode. Writes bench/data/serve-reload-<cpu|gpu>.json.
 //   node bench/serve-reload.mjs [--quick]
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -14,6 +13,7 @@ import autocannon from 'autocannon';
 import torchpool from '../dist/index.js';
 import serve from '../dist/serve/index.js';
 import { percentile, root } from './measure.mjs';
+import { startServe } from './serve-process.mjs';
 
 const require = (await import('node:module')).createRequire(import.meta.url);
 const grpc = require('@grpc/grpc-js');
@@ -32,17 +32,8 @@ fs.mkdirSync(path.join(repo, 'mlp', '1'), { recursive: true });
 fs.copyFileSync(await torchpool.builtinModelPath('mlp', { cacheDir: path.join(root, '.cache', 'models') }), path.join(repo, 'mlp', '1', 'model.pt'));
 fs.writeFileSync(path.join(repo, 'mlp', 'config.json'), JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 256] }], pool: { maxQueueDelayMicros: 500 } }));
 
-const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--devices', devices,
-  '--model-repository', repo, '--model-control-mode', 'explicit', '--load-model', 'mlp', '--max-queue-size', '100000'], { stdio: ['ignore', 'ignore', 'pipe'] });
-let stderr = '';
-const { url, grpcAddress } = await new Promise((resolve, reject) => {
-  child.stderr.on('data', (d) => {
-    stderr += d;
-    const match = /listening on (http:\/\/[^;\s]+).*gRPC on ([^;\s]+)/.exec(stderr);
-    if (match) resolve({ url: match[1], grpcAddress: match[2] });
-  });
-  child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-});
+const { child, url, grpcAddress } = await startServe(['--grpc-port', '0', '--devices', devices,
+  '--model-repository', repo, '--model-control-mode', 'explicit', '--load-model', 'mlp', '--max-queue-size', '100000']);
 
 const x = new Float32Array(256).fill(0.25);
 const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from(x) }] });

@@ -3,13 +3,13 @@
 // (as deployed), autocannon in this one. Batch-1 MLP requests, JSON and binary, with and without
 // dynamic batching; then the same with --threads 1, 2, ... (HTTP threads sharing one set of
 // engines). Writes bench/data/serve-<cpu|gpu>.json.   node bench/serve.mjs [--quick]
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
 import torchpool from '../dist/index.js';
 import { root } from './measure.mjs';
+import { startServe } from './serve-process.mjs';
 
 const quick = process.argv.includes('--quick');
 const gpu = torchpool.listDevices().some((d) => d.type === 'cuda');
@@ -22,19 +22,8 @@ const cores = os.availableParallelism();
 const loadWorkers = cores >= 8 ? Math.min(8, Math.floor(cores / 4)) : 0;
 const threadCounts = gpu || cores >= 8 ? [1, 2, 4, 8, 16].filter((t) => t <= cores) : [1, 2];
 
-async function startServer(maxBatchSize, threads = 1) {
-  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--devices', devices,
-    '--model', 'mlp=mlp', '--max-batch-size', String(maxBatchSize), '--max-queue-size', '100000', '--threads', String(threads)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const match = /listening on (http:\/\/[^;\s]+)/.exec(stderr);
-      if (match) resolve(match[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  return { child, url };
+function startServer(maxBatchSize, threads = 1) {
+  return startServe(['--devices', devices, '--model', 'mlp=mlp', '--max-batch-size', String(maxBatchSize), '--max-queue-size', '100000', '--threads', String(threads)]);
 }
 
 function metric(text, name) {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ErrorCodes, TorchpoolError } from './errors.js';
 import type { EngineUnhealthyEvent } from './events.js';
 import type { LoadPlan } from './options.js';
-import type { CudaEngineStats, LatencyStats } from './stats.js';
+import type { CudaEngineStats, LatencyStats, ThreadStats } from './stats.js';
 
 /** Facts about the libtorch the addon was built against. */
 export interface BuildInfo {
@@ -65,19 +65,9 @@ export interface ProcessSettings {
   allowTF32: boolean | null;
 }
 
-/** One JavaScript thread that uses a pool (the owner's, or one that attached). */
-export interface NativeThreadStats {
-  threadId: number;
-  owner: boolean;
-  submitted: number;
-  completed: number;
-  failed: number;
-  inFlight: number;
-}
-
 export interface NativePoolStats {
   engines: NativeEngineStats[];
-  threads: NativeThreadStats[];
+  threads: ThreadStats[];
   uptimeMs: number;
   /** Whether the engines were closed (by the owner, or because its thread exited). */
   closed: boolean;
@@ -142,6 +132,8 @@ export interface NativeBinding {
   writeBuiltinModel(name: string, file: string, seed: number): Promise<void>;
   /** A close-on-exec duplicate of a file descriptor (serve --threads shares one listening socket). */
   dupFd(fd: number): number;
+  /** Page-locked host memory made on a CUDA device, owned by the returned buffer (pool.allocInput). */
+  allocPinned(bytes: number, device: number): { buffer?: ArrayBuffer; reason?: string };
 }
 
 /** The package root, where build/ and prebuilds/ live (this file is in dist/). */

@@ -19,6 +19,7 @@ export type { TorchpoolErrorCode } from './errors.js';
 export { DTYPES } from './tensor.js';
 export { tensor } from './validate.js';
 export type { Dtype, DtypeArrays, Tensor, TensorData, OutputTensor, InferInputs, InferOutput, InferValue } from './tensor.js';
+export type { PinnedTensor } from './pinned-input.js';
 export { builtinModelNames, builtinModelPath, defaultCacheDir } from './models.js';
 export type { BuiltinModelOptions } from './models.js';
 export { buildInfo } from './info.js';

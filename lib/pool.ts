@@ -14,7 +14,8 @@ import { type EngineUnhealthyEvent, type InferencePoolEvents, publish } from './
 import { type InferencePoolOptions, type LoadPlan, planEngines } from './options.js';
 import { abortedError, checkInferOptions, controlled, type InferOptions, NO_CONTROL, type RequestControl } from './request-control.js';
 import { type PoolStats, StatsTracker } from './stats.js';
-import type { InferInputs, InferOutput } from './tensor.js';
+import { allocPinnedTensor, type PinnedTensor } from './pinned-input.js';
+import type { Dtype, InferInputs, InferOutput } from './tensor.js';
 import { checkBoolean, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
 
 /**
@@ -290,6 +291,25 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       options.onProgress,
       options.signal,
     );
+  }
+
+  /**
+   * A zero-filled input tensor whose data lives in page-locked host memory, so that infer() of it
+   * on a CUDA engine copies it to the device directly, skipping the copy into the engine's staging
+   * memory (`stats().engines[i].cuda.pinned.directBytes` counts those bytes). Fill `data`, pass
+   * the tensor (or several) to infer(), and reuse it: allocating page-locked memory is slow.
+   *
+   * Ownership: the memory belongs to `data`'s ArrayBuffer and is freed when that is garbage
+   * collected; it stays valid after the pool closes. Do not write to it while a request that
+   * reads it is in flight (the device copies from it then). On a pool without a CUDA engine the
+   * tensor is ordinary memory (`pinned: false`, `reason` says why) and works all the same.
+   * Throws INVALID_ARG for a bad shape or dtype, CLOSED on a closed pool.
+   */
+  allocInput<D extends Dtype = 'float32'>(shape: readonly number[], dtype?: D): PinnedTensor<D> {
+    if (this.closed) throw new TorchpoolError(ErrorCodes.CLOSED, 'the pool is closed');
+    const cuda = this.#plan.devices.find((d) => d.startsWith('cuda'));
+    const device = cuda === undefined ? undefined : Number(cuda.split(':')[1] ?? 0);
+    return allocPinnedTensor(shape, (dtype ?? 'float32') as D, device, 'the pool has no CUDA engine, so page-locked memory would not help');
   }
 
   /** Counters per engine and for the pool, with latency percentiles over recent requests. */

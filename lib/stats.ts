@@ -57,6 +57,8 @@ export interface CudaEngineStats {
     copiedBytes: number;
     /** Bytes copied through pageable memory because the pool had no block (or is 0 bytes). */
     pageableBytes: number;
+    /** Input bytes copied to the device straight from {@link InferencePool.allocInput} memory. */
+    directBytes: number;
     /** Staging requests the pool could not serve. */
     fallbacks: number;
     /**

@@ -50,7 +50,12 @@ export type InferInputs = Tensor | readonly InferValue[] | { readonly [name: str
 /** What `pool.infer()` returns, mirroring forward's result: a tensor, a tuple/list, a dict, or a scalar. */
 export type InferOutput = OutputTensor | InferOutput[] | { [key: string]: InferOutput } | number | bigint | boolean | string | null;
 
-type ArrayConstructor = { new (length: number): TensorData; readonly BYTES_PER_ELEMENT: number; readonly name: string };
+type ArrayConstructor = {
+  new (length: number): TensorData;
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): TensorData;
+  readonly BYTES_PER_ELEMENT: number;
+  readonly name: string;
+};
 
 /** The dtype table; native/binding/dtypes.h holds its C++ twin. */
 export const DTYPES: { readonly [D in Dtype]: { readonly array: ArrayConstructor } } = {

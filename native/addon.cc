@@ -5,6 +5,7 @@
 #include "binding/errors.h"
 #include "binding/fd_binding.h"
 #include "binding/info_binding.h"
+#include "binding/pinned_binding.h"
 #include "binding/pool_wrap.h"
 
 namespace torchpool {
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("builtinModelNames", Napi::Function::New<Guarded<BuiltinModelNamesJs>>(env));
   exports.Set("writeBuiltinModel", Napi::Function::New<Guarded<WriteBuiltinModelJs>>(env));
   exports.Set("dupFd", Napi::Function::New<Guarded<DupFd>>(env));
+  exports.Set("allocPinned", Napi::Function::New<Guarded<AllocPinned>>(env));
   return exports;
 }
 

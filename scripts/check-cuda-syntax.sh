@@ -49,7 +49,7 @@ else
 fi
 napi=$(node -p "require('path').dirname(require.resolve('node-addon-api/package.json'))" 2>/dev/null || true)
 node_api=$(node -p "require('node-api-headers').include_dir" 2>/dev/null || true)
-units=("$root"/native/engine/cuda/*.cc "$root/native/engine/engine_factory.cc")
+units=("$root"/native/engine/cuda/*.cc "$root/native/engine/engine_factory.cc" "$root/native/engine/pinned_inputs.cc")
 failed=0
 for unit in "${units[@]}"; do
   if ! "$cxx" -std=c++17 -fsyntax-only -Wall -Wextra -Wno-unused-parameter \

@@ -55,6 +55,7 @@ Napi::Object CudaStatsToJs(Napi::Env env, const CudaEngineStats& c) {
   pinned.Set("inUseBytes", n(c.pinned_in_use));
   pinned.Set("copiedBytes", n(c.pinned_bytes));
   pinned.Set("pageableBytes", n(c.pageable_bytes));
+  pinned.Set("directBytes", n(c.direct_bytes));
   pinned.Set("fallbacks", n(c.pageable_fallbacks));
   pinned.Set("allocations", n(c.pinned_allocations));
   out.Set("pinned", pinned);

@@ -283,7 +283,6 @@ void PoolWrap::DrainCompletions(Napi::Env env) {
 
 void PoolWrap::Settle(Napi::Env env, Request& request) {
   auto deferred = static_cast<napi_deferred>(request.js_deferred);
-  core_->RecordLatency(request);
   Napi::Value value;
   Status status = request.status;
   if (status.ok()) {
@@ -304,6 +303,7 @@ void PoolWrap::Settle(Napi::Env env, Request& request) {
   } else {
     napi_reject_deferred(env, deferred, MakeError(env, status));
   }
+  core_->RecordLatency(request);  // after settling, so that settleMs and totalMs include it
   EndRequest(env);
 }
 

@@ -39,6 +39,7 @@ struct CudaEngineStats {
   uint64_t pinned_in_use = 0;
   uint64_t pinned_bytes = 0;       // bytes copied through pinned staging (both directions)
   uint64_t pageable_bytes = 0;     // bytes copied from or to pageable memory: pool exhausted or off
+  uint64_t direct_bytes = 0;       // input bytes copied straight from pool.allocInput memory
   uint64_t pageable_fallbacks = 0;  // staging requests the pinned pool could not serve
   uint64_t pinned_allocations = 0;  // cudaHostAlloc calls (at warmup, then only for new sizes)
   uint64_t overlapped = 0;         // batches copied in while the previous forward still ran

@@ -56,6 +56,52 @@ describe.skipIf(gpus.length === 0)(`CUDA engine${reason ? ` [skipped: ${reason}]
     expect(parts).toBeLessThanOrEqual(pool.stats().latency.totalMs.p99 * 2);
   });
 
+  it('copies allocInput tensors to the device straight from their page-locked memory, alone, merged and mixed', async () => {
+    const pool = await open('mlp', { maxBatchSize: 16 });
+    const pinned = pool.allocInput([16, 256]);
+    expect(pinned).toMatchObject({ pinned: true, shape: [16, 256], dtype: 'float32' });
+    pinned.data.set(mlpInput.data);
+    const before = pool.stats().engines[0]!.cuda!.pinned;
+    const out = await pool.infer<OutputTensor>(pinned);
+    expect(maxRelativeError(out.data as Float32Array, mlpReference)).toBeLessThan(1e-4);
+    const after = pool.stats().engines[0]!.cuda!.pinned;
+    expect(after.directBytes - before.directBytes).toBe(16 * 256 * 4);
+    // Only the output went through the staging blocks.
+    expect(after.copiedBytes - before.copiedBytes).toBe(16 * 10 * 4);
+
+    // Rows of pinned tensors merged into one batch, and a batch mixing pinned and ordinary rows.
+    const rows = Array.from({ length: 16 }, (_, i) => {
+      const t = pool.allocInput([1, 256]);
+      t.data.set(mlpInput.data.subarray(i * 256, (i + 1) * 256));
+      return t;
+    });
+    for (const mixed of [false, true]) {
+      const inputs = rows.map((t, i) => (mixed && i % 2 ? { data: Float32Array.from(t.data), shape: [1, 256] } : t));
+      const outs = await Promise.all(inputs.map((t) => pool.infer<OutputTensor>(t)));
+      const joined = new Float32Array(16 * 10);
+      outs.forEach((o, i) => joined.set(o.data as Float32Array, i * 10));
+      expect(maxRelativeError(joined, mlpReference)).toBeLessThan(1e-4);
+    }
+    expect(pool.stats().batches).toBeLessThan(pool.stats().requests);
+
+    // fp16 pools cast on the device: the direct copy carries the float32 rows as they are.
+    const half = await open('mlp', { precision: 'fp16' });
+    const again = await half.infer<OutputTensor>(pinned);
+    expect(maxRelativeError(again.data as Float32Array, mlpReference)).toBeLessThan(1e-2);
+    expect(half.stats().engines[0]!.cuda!.pinned.directBytes).toBeGreaterThan(0);
+  });
+
+  it('keeps allocInput memory valid after its pool closed, and a later pool copies from it directly', async () => {
+    const first = await InferencePool.create({ model: await modelPath('mlp'), devices: ['cuda:0'] });
+    const t = first.allocInput([16, 256]);
+    await first.close();
+    t.data.set(mlpInput.data);
+    const second = await open('mlp');
+    const out = await second.infer<OutputTensor>(t);
+    expect(maxRelativeError(out.data as Float32Array, mlpReference)).toBeLessThan(1e-4);
+    expect(second.stats().engines[0]!.cuda!.pinned.directBytes).toBe(16 * 256 * 4);
+  });
+
   it('stages copies through pinned memory, and falls back to pageable memory without failing', async () => {
     const pinned = await open('mlp');
     const out = await pinned.infer<OutputTensor>(mlpInput);

@@ -2,6 +2,9 @@
 // is given: a seeded fuzz over each entry point with odd values (wrong types, NaN, huge and
 // negative sizes, SharedArrayBuffers, detached buffers, DataViews, symbols, proxies, ...). The
 // pool keeps serving throughout.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ErrorCodes, InferencePool, TorchpoolError, builtinModelNames, builtinModelPath, cacheDir,
@@ -100,11 +103,15 @@ function expectCoded(result: unknown, what: string): void {
 describe('every error of the public API is a coded TorchpoolError', () => {
   let pool: InferencePool;
   let tiny: string;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'torchpool-fuzz-'));
   beforeAll(async () => {
     tiny = await modelPath('tiny');
     pool = await InferencePool.create({ model: tiny, devices: 'cpu' });
   });
-  afterAll(async () => { await pool.close(); });
+  afterAll(async () => {
+    await pool.close();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
 
   it('for infer(), inferBatch(), map() and their options', async () => {
     const random = rng(1234);
@@ -125,7 +132,7 @@ describe('every error of the public API is a coded TorchpoolError', () => {
     expect(out.shape).toEqual([1, 16]);
   });
 
-  it('for create(), close(), share(), attach(), tensor(), listDevices() and builtinModelPath()', async () => {
+  it('for create(), close(), share(), attach(), allocInput(), tensor(), listDevices() and builtinModelPath()', async () => {
     const random = rng(99);
     for (let i = 0; i < 250; i++) {
       const result = await settle(() => InferencePool.create(oddOptions(random, tiny) as never));
@@ -134,15 +141,20 @@ describe('every error of the public API is a coded TorchpoolError', () => {
     }
     for (let i = 0; i < 300; i++) {
       expectCoded(await settle(() => InferencePool.attach(oddValue(random) as never)), `attach ${i}`);
+      expectCoded(await settle(() => pool.allocInput(oddValue(random) as never, oddValue(random) as never)), `allocInput ${i}`);
       expectCoded(await settle(() => tensor(oddValue(random) as never, oddValue(random) as never, oddValue(random) as never)), `tensor ${i}`);
       expectCoded(await settle(() => builtinModelPath(oddValue(random) as never, oddValue(random) as never)), `builtinModelPath ${i}`);
-      expectCoded(await settle(() => builtinModelPath(builtinModelNames()[0] as string, { cacheDir: oddValue(random), seed: oddValue(random) } as never)), `builtinModelPath options ${i}`);
+      // A string cacheDir that happens to be valid is relative to the working directory: keep it in a scratch one.
+      const dir = oddValue(random);
+      const options = { cacheDir: typeof dir === 'string' && dir !== '' ? path.join(scratch, dir) : dir, seed: oddValue(random) };
+      expectCoded(await settle(() => builtinModelPath(builtinModelNames()[0] as string, options as never)), `builtinModelPath options ${i}`);
     }
     expectCoded(await settle(() => listDevices()), 'listDevices');
     const other = await InferencePool.create({ model: tiny, devices: 'cpu' });
     for (let i = 0; i < 50; i++) expectCoded(await settle(() => other.close(oddValue(random) as never)), `close ${i}`);
     await other.close();
     expectCoded(await settle(() => other.share()), 'share after close');
+    expectCoded(await settle(() => other.allocInput([1, 16])), 'allocInput after close');
     expectCoded(await settle(() => other.infer({ data: new Float32Array(16), shape: [1, 16] })), 'infer after close');
     expectCoded(await settle(() => other.stats()), 'stats after close');
     expect(cacheDir).toBeTruthy();

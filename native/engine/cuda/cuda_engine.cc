@@ -475,6 +475,7 @@ EngineStats CudaEngine::Stats() const {
   cuda.pinned_allocations = pinned.allocations;
   cuda.pinned_bytes = staging_.pinned_bytes();
   cuda.pageable_bytes = staging_.pageable_bytes();
+  cuda.direct_bytes = staging_.direct_bytes();
   cuda.overlapped = overlapped_.load(std::memory_order_relaxed);
   cuda.out_of_memory = out_of_memory_.load(std::memory_order_relaxed);
   cuda.graphs_captured = graphs_.captured();

@@ -5,8 +5,21 @@
 #include <cstring>
 
 #include "engine/cuda/host_copy.h"
+#include "engine/pinned_inputs.h"
 
 namespace torchpool {
+
+namespace {
+
+// Every part is host memory from pool.allocInput, laid out as the device tensor wants it.
+bool AllPageLocked(const std::vector<at::Tensor>& parts) {
+  for (const at::Tensor& part : parts) {
+    if (!part.is_cpu() || !part.is_contiguous() || !pinned_inputs::Contains(part.data_ptr(), part.nbytes())) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 at::Tensor Staging::ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t stream,
                              StagedBuffers* buffers, int64_t padded_rows) {
@@ -29,6 +42,16 @@ at::Tensor Staging::ToDevice(const std::vector<at::Tensor>& parts, cudaStream_t 
     bytes = real;
   }
   if (bytes == 0) return device;
+  if (AllPageLocked(parts)) {
+    // The caller's memory stays untouched until its request settles, after this copy completed.
+    char* cursor = static_cast<char*>(device.data_ptr());
+    for (const at::Tensor& part : parts) {
+      C10_CUDA_CHECK(cudaMemcpyAsync(cursor, part.data_ptr(), part.nbytes(), cudaMemcpyHostToDevice, stream));
+      cursor += part.nbytes();
+    }
+    direct_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    return device;
+  }
   PinnedBlock block = pool_->Acquire(bytes);
   if (block) {
     char* cursor = static_cast<char*>(block.data);

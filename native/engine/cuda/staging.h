@@ -6,7 +6,8 @@
 // forward's outputs are copied asynchronously into pinned blocks on the compute stream; once the
 // engine's event says they arrived, they are copied into ordinary host tensors that JavaScript
 // can own, and the blocks go back to the pool. When the pool has no block, the copy goes through
-// pageable memory instead (synchronous for the engine thread) and is counted.
+// pageable memory instead (synchronous for the engine thread) and is counted. Inputs that live in
+// page-locked memory from pool.allocInput skip the pinned block: the device copies from them.
 
 #include <ATen/ATen.h>
 #include <cuda_runtime.h>
@@ -42,12 +43,14 @@ class Staging {
 
   uint64_t pinned_bytes() const { return pinned_bytes_.load(std::memory_order_relaxed); }
   uint64_t pageable_bytes() const { return pageable_bytes_.load(std::memory_order_relaxed); }
+  uint64_t direct_bytes() const { return direct_bytes_.load(std::memory_order_relaxed); }
 
  private:
   PinnedPool* pool_;
   c10::Device device_;
   std::atomic<uint64_t> pinned_bytes_{0};
   std::atomic<uint64_t> pageable_bytes_{0};
+  std::atomic<uint64_t> direct_bytes_{0};
 };
 
 }  // namespace torchpool
