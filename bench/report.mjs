@@ -22,6 +22,7 @@ const machine = (m) => [
   `- Date: ${m.date}; Node ${m.node}; libtorch ${m.libtorch}`,
   `- CPU: ${m.cpu}, ${m.memoryGiB} GiB${m.gpus.length ? `; GPU: ${m.gpus.join(', ')}` : '; no GPU'}`,
   `- Command: \`${m.command}\` (through \`npm run bench\`)`,
+  ...(m.stealPercent === undefined ? [] : [`- CPU time stolen by the hypervisor during the run: ${m.stealPercent.toFixed(1)}%${m.stealPercent >= 5 ? ' (a noisy machine: compare ratios, not absolute times)' : ''}`]),
 ].join('\n');
 
 const out = ['# Benchmarks', '',
@@ -60,7 +61,19 @@ if (cpu?.scheduler) {
   out.push(table(['spinMicros', 'torchpool p50', 'torchpool p99', 'raw C++ p50', 'overhead per call (p50)'],
     overhead.map((r) => [r.spinMicros, us(r.torchpool_p50_us), us(r.torchpool_p99_us), us(r.raw_p50_us), us(r.overhead_us)])));
   out.push('', 'A spinning engine sees the next request within nanoseconds instead of being woken by a futex;',
-    'the rest of the overhead is the way back (one wake-up of the event loop per burst of completions).', '',
+    'the rest of the overhead is the way back (one wake-up of the event loop per burst of completions).');
+  // Both rows run the same code; on a VM what a wake-up of an idle vCPU costs depends on what ran just before.
+  const tinyRow = cpu.latency.find((r) => r.name.startsWith('tiny'));
+  const spin0 = overhead.find((r) => r.spinMicros === 0);
+  if (tinyRow && spin0 && Math.max(tinyRow.overhead_us, spin0.overhead_us) > 2 * Math.min(tinyRow.overhead_us, spin0.overhead_us)) {
+    out.push('', `The tiny model's overhead here (${us(spin0.overhead_us)}) differs from the latency table's (${us(tinyRow.overhead_us)}) with`,
+      'the same code and settings. On this VM a request is two cross-thread wake-ups, and waking an idle vCPU costs',
+      '40-50 us unless the hypervisor is still polling it after recent load (the latency table alternates torchpool',
+      'with the C++ loop, which keeps it so). `stats().latency.stages` shows where: in a slow run "queue" and "wake JS"',
+      'are about 40 us each against about 2 us in the stage table above, and the forward is the same. Compare ratios',
+      'from the same run, not these microseconds across runs.');
+  }
+  out.push('', 
     `#### Dynamic batching: ${batching[0].concurrency} concurrent batch-1 requests, MLP 256-1024-1024-10, one engine with 1 thread`, '');
   out.push(table(['Configuration', 'rows/s', 'mean batch', 'raw C++ rows/s at that batch', 'torchpool / raw', 'vs no batching'],
     batching.map((r) => [r.name, r.rows_per_s.toFixed(0), r.mean_batch.toFixed(1), `${r.raw_rows_per_s.toFixed(0)} (batch ${r.raw_batch})`,

@@ -21,6 +21,17 @@ const model = (name) => builtinModelPath(name, { cacheDir });
 const cores = os.availableParallelism();
 const repeats = quick ? 1 : 3;
 
+// CPU time stolen by the hypervisor over the run (/proc/stat), so a noisy VM says so in the report.
+function cpuTimes() {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+const cpuAtStart = cpuTimes();
+
 function machine() {
   const cpu = listDevices()[0];
   return {
@@ -32,7 +43,14 @@ function machine() {
     node: process.version,
     libtorch: `${buildInfo().torchVersion} (${buildInfo().torchOrigin}${buildInfo().cuda ? ', CUDA' : ''})`,
     command: `node bench/run.mjs --suite ${suite}${quick ? ' --quick' : ''}`,
+    stealPercent: stealSinceStart(),
   };
+}
+
+function stealSinceStart() {
+  const now = cpuTimes();
+  if (!cpuAtStart || !now || now.total === cpuAtStart.total) return undefined;
+  return (100 * (now.steal - cpuAtStart.steal)) / (now.total - cpuAtStart.total);
 }
 
 // Each case: torchpool and raw C++ on the same file, repeated; medians of per-run p50s.
@@ -107,7 +125,8 @@ async function schedulerSuite() {
   };
 }
 
-const results = { suite, machine: machine(), ...(suite === 'gpu' ? await gpuSuite({ device: gpus[0].id, model, quick, latencyCase }) : await cpuSuite()) };
+const measured = suite === 'gpu' ? await gpuSuite({ device: gpus[0].id, model, quick, latencyCase }) : await cpuSuite();
+const results = { suite, machine: machine(), ...measured };
 const out = flag('out', path.join(root, 'bench', 'data', `${suite}.json`));
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
