@@ -1,13 +1,10 @@
 #include "engine/cuda/cuda_engine.h"
 
 #include <c10/core/InferenceMode.h>
-#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
 #include <torch/version.h>
-
-#include <cstdio>
 
 #include "engine/batching.h"
 #include "engine/cuda/autocast_scope.h"
@@ -22,16 +19,6 @@ namespace {
 
 int64_t Nanos(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-}
-
-std::string StreamName(uint64_t handle) {
-  char text[32];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(handle));
-  return text;
-}
-
-uint64_t StreamHandle(const c10::cuda::CUDAStream& stream) {
-  return reinterpret_cast<uint64_t>(stream.stream());
 }
 
 // The tensors of one argument position (or name) across a batch's members.
@@ -456,51 +443,6 @@ void CudaEngine::CompletionLoop() {
     }
     Complete(slot);
   }
-}
-
-// --- Stats (JS thread) ------------------------------------------------------------------------
-
-EngineStats CudaEngine::Stats() const {
-  EngineStats stats = Engine::Stats();
-  stats.has_cuda = true;
-  CudaEngineStats& cuda = stats.cuda;
-  cuda.compute_stream = StreamName(StreamHandle(compute_stream_));
-  cuda.copy_stream = StreamName(StreamHandle(copy_stream_));
-  cuda.pipeline_depth = static_cast<int>(slots_.size());
-  PinnedPoolStats pinned = pinned_.Stats();
-  cuda.pinned_limit = pinned.limit;
-  cuda.pinned_reserved = pinned.reserved;
-  cuda.pinned_in_use = pinned.in_use;
-  cuda.pageable_fallbacks = pinned.fallbacks;
-  cuda.pinned_allocations = pinned.allocations;
-  cuda.pinned_bytes = staging_.pinned_bytes();
-  cuda.pageable_bytes = staging_.pageable_bytes();
-  cuda.direct_bytes = staging_.direct_bytes();
-  cuda.overlapped = overlapped_.load(std::memory_order_relaxed);
-  cuda.out_of_memory = out_of_memory_.load(std::memory_order_relaxed);
-  cuda.graphs_captured = graphs_.captured();
-  cuda.graph_replays = graphs_.replays();
-  const GraphCache::Stats buckets = graphs_.BucketStats();
-  cuda.graph_buckets = graphs_.buckets();
-  cuda.graph_padded_rows = buckets.padded_rows;
-  cuda.graph_pool_bytes = buckets.pool_bytes;
-  cuda.graph_replays_by_bucket = buckets.replays_by_bucket;
-  cuda.graph_eager_fallbacks = buckets.eager_fallbacks;
-  // The device as a whole (other engines and processes included), read without switching this
-  // (JS) thread's device, and what libtorch's caching allocator holds on it.
-  uint64_t free_bytes = 0, total_bytes = 0;
-  if (DeviceMemory(device_index_, &free_bytes, &total_bytes, nullptr)) {
-    cuda.memory_free = free_bytes;
-    cuda.memory_total = total_bytes;
-  }
-  auto allocator = c10::cuda::CUDACachingAllocator::getDeviceStats(device_index_);
-  cuda.torch_allocated = static_cast<uint64_t>(allocator.allocated_bytes[0].current);
-  cuda.torch_reserved = static_cast<uint64_t>(allocator.reserved_bytes[0].current);
-  {
-    std::lock_guard<std::mutex> lock(graphs_reason_mutex_);
-    cuda.graphs_disabled_reason = graphs_reason_;
-  }
-  return stats;
 }
 
 }  // namespace torchpool
