@@ -8,7 +8,6 @@
 
 #include "engine/batching.h"
 #include "engine/cuda/autocast_scope.h"
-#include "engine/cuda/device_context.h"
 #include "engine/device_scope.h"
 #include "engine/engine_factory.h"
 #include "engine/ivalue_tensors.h"
