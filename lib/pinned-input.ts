@@ -10,6 +10,7 @@
 import { nativeBinding } from './binding.js';
 import { ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
 import { DTYPES, type Dtype, type DtypeArrays, isDtype, type Tensor } from './tensor.js';
+import { checkShape } from './validate.js';
 
 /** A tensor from {@link InferencePool.allocInput}: pass it to infer() like any other. */
 export interface PinnedTensor<D extends Dtype = Dtype> extends Tensor<D> {
@@ -21,27 +22,17 @@ export interface PinnedTensor<D extends Dtype = Dtype> extends Tensor<D> {
   reason?: string;
 }
 
-function checkShape(shape: unknown): number[] {
-  if (!Array.isArray(shape)) throw invalidArg('allocInput shape', 'an array of dimensions', shape);
-  let elements = 1;
-  shape.forEach((d: unknown, i: number) => {
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw invalidArg(`allocInput shape[${i}]`, 'a non-negative integer', d);
-    elements *= d;
-  });
-  if (!Number.isSafeInteger(elements)) throw invalidArg('allocInput shape', 'a shape of fewer than 2^53 elements', shape);
-  return [...(shape as number[])];
-}
-
 /**
  * A zero-filled tensor of `shape` and `dtype` (float32 when omitted) in page-locked memory
  * made on `cudaDevice` (portable: any GPU can copy from it), or in ordinary memory when
  * `cudaDevice` is undefined or the memory cannot be had.
  */
 export function allocPinnedTensor<D extends Dtype>(shape: readonly number[], dtype: D, cudaDevice: number | undefined, noCudaReason: string): PinnedTensor<D> {
-  const dims = checkShape(shape);
+  const elements = checkShape(shape, 'allocInput shape');
+  if (!Number.isSafeInteger(elements)) throw invalidArg('allocInput shape', 'a shape of fewer than 2^53 elements', shape);
+  const dims = [...shape];
   if (!isDtype(dtype)) throw invalidArg('allocInput dtype', `one of ${Object.keys(DTYPES).join(', ')}`, dtype);
   const array = DTYPES[dtype].array;
-  const elements = dims.reduce((a, b) => a * b, 1);
   const bytes = elements * array.BYTES_PER_ELEMENT;
   let reason = noCudaReason;
   if (cudaDevice !== undefined) {

@@ -14,6 +14,18 @@ export function isTensorLike(value: unknown): value is Tensor {
   return 'data' in value && 'shape' in value;
 }
 
+/** Throws ERR_TORCHPOOL_INVALID_ARG unless `shape` is an array of non-negative integers; returns its element count. */
+export function checkShape(shape: unknown, where: string): number {
+  if (!Array.isArray(shape)) throw invalidArg(where, 'an array of dimensions', shape);
+  let elements = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw invalidArg(`${where}[${i}]`, 'a non-negative integer', d);
+    elements *= d;
+  }
+  return elements;
+}
+
 /** Throws ERR_TORCHPOOL_INVALID_ARG unless `value` is a well-formed tensor. */
 export function checkTensor(value: Tensor, where: string): void {
   const { data, shape, dtype } = value;
@@ -33,15 +45,7 @@ export function checkTensor(value: Tensor, where: string): void {
     const article = /^[AEIOU]/.test(expectedArray.name) ? 'an' : 'a';
     throw invalidArg(`${where}.data`, `${article} ${expectedArray.name} for dtype ${resolved}`, data);
   }
-  if (!Array.isArray(shape)) throw invalidArg(`${where}.shape`, 'an array of dimensions', shape);
-  let elements = 1;
-  for (let i = 0; i < shape.length; i++) {
-    const d = shape[i];
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw invalidArg(`${where}.shape[${i}]`, 'a non-negative integer', d);
-    }
-    elements *= d;
-  }
+  const elements = checkShape(shape, `${where}.shape`);
   const length = (data as { length: number }).length;
   if (elements !== length) {
     throw invalidArgText(`${where}.data`, `${elements} elements (shape [${shape.join(', ')}])`, `${length} elements`);
