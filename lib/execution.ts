@@ -5,7 +5,7 @@
  */
 import { invalidArg } from './errors.js';
 import { type Dtype, isDtype } from './tensor.js';
-import { checkBoolean, checkPositiveInteger } from './validate.js';
+import { checkBoolean, checkPositiveInteger, checkShape } from './validate.js';
 
 /**
  * The precision of an engine's forward.
@@ -117,11 +117,7 @@ function checkWarmup(value: unknown): ExecutionPlan['warmup'] {
     if (typeof entry !== 'object' || entry === null) throw invalidArg(where, 'an object { shape, dtype? }', entry);
     const { shape, dtype } = entry as WarmupInput;
     if (!Array.isArray(shape) || shape.length > 16) throw invalidArg(`${where}.shape`, 'an array of at most 16 dimensions', shape);
-    let elements = 1;
-    shape.forEach((d: unknown, k) => {
-      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw invalidArg(`${where}.shape[${k}]`, 'a non-negative integer', d);
-      elements *= d;
-    });
+    const elements = checkShape(shape, `${where}.shape`);
     if (elements > 2 ** 31) throw invalidArg(`${where}.shape`, 'at most 2^31 elements', shape);
     if (dtype !== undefined && !isDtype(dtype)) throw invalidArg(`${where}.dtype`, 'a dtype such as float32', dtype);
     return { shape: [...shape], dtype: dtype ?? 'float32' };
