@@ -19,7 +19,9 @@ describe.skipIf(gpus.length === 0)(`CUDA graph buckets${reason ? ` [skipped: ${r
   const cases = [
     { name: 'mlp', item: [256], precision: 'fp32' as const, tolerance: 1e-5 },
     { name: 'mlp', item: [256], precision: 'fp16' as const, tolerance: 2e-3 },
-    { name: 'resnet18', item: [3, 64, 64], precision: 'fp32' as const, tolerance: 1e-3 },
+    // cuDNN picks its convolution algorithms per batch size, in TF32 on Hopper: a row computed in
+    // a batch of 16 differs from the same row alone by about 1e-3 with or without padding.
+    { name: 'resnet18', item: [3, 64, 64], precision: 'fp32' as const, tolerance: 5e-3 },
     { name: 'resnet18', item: [3, 64, 64], precision: 'fp16' as const, tolerance: 1e-2 },
   ];
   for (const { name, item, precision, tolerance } of cases) {

@@ -246,7 +246,8 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     // The rows this batch runs with: padded up to a graph bucket when the engine has buckets.
     const int64_t rows = BatchRows(members);
     int64_t padded = 0;
-    if (rows > 0 && graphs_.has_buckets() && !graphs_.disabled() && padding_allowed_.load(std::memory_order_relaxed)) {
+    const bool may_pad = rows > 0 && graphs_.has_buckets() && !graphs_.disabled() && padding_allowed_.load(std::memory_order_relaxed);
+    if (may_pad && padding_verified_.load(std::memory_order_relaxed)) {
       padded = graphs_.PaddedRows(rows);
       if (padded == 0) graphs_.CountEager("batch larger than the largest bucket (graphBatchSizes)");
     }
@@ -299,12 +300,13 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
         // Padding is only sound for a model whose rows are independent; this one's output is not
         // per row, so padding goes off for good and the batch runs again as it is.
         padding_allowed_.store(false, std::memory_order_relaxed);
-        graphs_.CountEager("padding off: the model's output does not keep the batch's rows");
+        graphs_.CountEager(kPaddingOff);
         for (c10::IValue& arg : kept) arg = arg.toTensor().narrow(0, 0, rows);
         output = RunForward(std::move(kept), {});
       }
     } else {
       output = RunForward(std::move(args), std::move(kwargs));
+      if (may_pad && !padding_verified_.load(std::memory_order_relaxed)) NoteUnpaddedRows(output, rows);
     }
     if (members.size() > 1) {
       std::vector<int64_t> rows;
@@ -344,6 +346,20 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     if (status.code() == ErrorCode::kOutOfMemory) out_of_memory_.fetch_add(1, std::memory_order_relaxed);
     in_flight_.fetch_sub(static_cast<int>(members.size()), std::memory_order_relaxed);
     return status;
+  }
+}
+
+void CudaEngine::NoteUnpaddedRows(const c10::IValue& output, int64_t rows) {
+  if (!OutputKeepsRows(output, {rows}, nullptr)) {
+    padding_allowed_.store(false, std::memory_order_relaxed);
+    graphs_.CountEager(kPaddingOff);
+    return;
+  }
+  const int64_t first = rows_kept_once_.load(std::memory_order_relaxed);
+  if (first == 0) {
+    rows_kept_once_.store(rows, std::memory_order_relaxed);
+  } else if (first != rows) {
+    padding_verified_.store(true, std::memory_order_relaxed);
   }
 }
 

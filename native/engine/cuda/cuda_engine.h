@@ -92,7 +92,15 @@ class CudaEngine : public Engine {
   std::thread completion_thread_;
   Clock::time_point last_completed_;  // completion thread: busy time counts overlap once
 
-  std::atomic<bool> padding_allowed_{true};  // off once a model's output was not per row
+  // Padding a batch up to a graph bucket is sound only for a model whose output rows are its
+  // input rows. That is taken as shown once two unpadded runs of different row counts kept
+  // their rows (warmup's buckets show it at load); one output that does not turns padding off.
+  // A single run can look per-row by chance (a column sum of 4 columns for a batch of 4).
+  void NoteUnpaddedRows(const c10::IValue& output, int64_t rows);
+  static constexpr const char* kPaddingOff = "padding off: the model's output does not keep the batch's rows";
+  std::atomic<bool> padding_allowed_{true};
+  std::atomic<bool> padding_verified_{false};
+  std::atomic<int64_t> rows_kept_once_{0};  // the first row count seen kept, until verified
   std::atomic<uint64_t> overlapped_{0};
   std::atomic<uint64_t> out_of_memory_{0};
   mutable std::mutex graphs_reason_mutex_;

@@ -160,6 +160,13 @@ void GraphCache::CountEager(const char* why) {
   ++eager_fallbacks_[why];
 }
 
+void GraphCache::ResetCounts() {
+  padded_rows_.store(0, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  replays_by_bucket_.clear();
+  eager_fallbacks_.clear();
+}
+
 GraphCache::Stats GraphCache::BucketStats() const {
   Stats stats;
   stats.padded_rows = padded_rows_.load(std::memory_order_relaxed);

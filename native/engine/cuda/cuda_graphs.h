@@ -49,6 +49,9 @@ class GraphCache {
   // Counted by the engine: rows of padding run, and forwards that ran eagerly, by reason.
   void CountPadding(int64_t rows) { padded_rows_.fetch_add(static_cast<uint64_t>(rows), std::memory_order_relaxed); }
   void CountEager(const char* why);
+  // After warmup: its eager runs before each capture, its replays and padding are not the
+  // users' (captured() and replays() keep counting from the start).
+  void ResetCounts();
 
   struct Stats {
     uint64_t padded_rows = 0;

@@ -70,6 +70,10 @@ Status CudaEngine::Warmup() {
       ReserveStaging({input_bytes / rows}, output_row_bytes, rows);
     }
   }
+  // Stats count users' requests: warmup's eager runs before each capture are by design. A model
+  // found not to keep its rows still says why its batches are not padded.
+  graphs_.ResetCounts();
+  if (!padding_allowed_.load(std::memory_order_relaxed)) graphs_.CountEager(kPaddingOff);
   // libtorch 1.13 caches autocast's weight casts per thread; this (load) thread is not the
   // engine's, so its copies would stay for the life of the process.
   ClearAutocastCache(config_.execution.precision == Precision::kAutocast);
