@@ -2,7 +2,7 @@
 // PyTorch (test/fixtures/aoti/make_packages.py), run by torchpool, compared with TorchScript of
 // the same module. Skipped without CUDA, without a libtorch that runs packages (2.6+), or
 // without a Python torch that makes them.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,7 +39,7 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
     expect([cpu.format, cuda.format, reference.format]).toEqual(['aoti', 'aoti', 'torchscript']);
     expect(cuda.signature.inputs.map((i) => i.name)).toEqual(['input_0']);
     expect(cuda.signature.metadata.AOTI_DEVICE_KEY).toMatch(/cuda/);
-    for (const rows of [1, 7, 64]) {
+    for (const rows of [2, 7, 64]) { // the packages start at batch 2 (make_packages.py says why)
       const x = mlpInput(rows, rows);
       const expected = (await reference.infer<OutputTensor>(x)).data as Float32Array;
       expect(maxRelativeError((await cpu.infer<OutputTensor>(x)).data as Float32Array, expected)).toBeLessThan(1e-4);
@@ -51,7 +51,7 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
   it('batches requests into the dynamic batch dimension, on several engines of one GPU', async () => {
     const reference = await open('mlp.ts', { devices: 'cpu' });
     const pool = await open('mlp-cuda.pt2', { devices: ['cuda:0', 'cuda:0'], maxQueueDelayMicros: 2000 });
-    const inputs = Array.from({ length: 200 }, (_, i) => mlpInput(1, 100 + i));
+    const inputs = Array.from({ length: 200 }, (_, i) => mlpInput(2, 100 + i));
     const [outputs, expected] = await Promise.all([
       Promise.all(inputs.map((x) => pool.infer<OutputTensor>(x))),
       Promise.all(inputs.map((x) => reference.infer<OutputTensor>(x))),
@@ -88,10 +88,28 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
     const pool = await open('mlp-cuda.pt2', { batching: false, unhealthyAfter: 0 });
     expect(await codeOf(pool.infer(mlpInput(2048)))).toBe(ErrorCodes.FORWARD); // max 1024 rows
     const resnet = await open('resnet50-fp32.pt2', { batching: false, unhealthyAfter: 0 });
-    const huge = { data: new Float32Array(16384 * 3 * 224 * 224), shape: [16384, 3, 224, 224] };
-    expect(await codeOf(resnet.infer(huge))).toBe(ErrorCodes.OUT_OF_MEMORY);
-    const ok = await resnet.infer<OutputTensor>({ data: randomFloats(3 * 224 * 224, 3), shape: [1, 3, 224, 224] });
-    expect(ok.shape).toEqual([1, 1000]);
+    // A real out-of-memory: another process takes all but 3 GiB of the GPU, then a batch of 2048
+    // images (the package's largest; its activations need several GiB) cannot get its buffers.
+    const hog = spawn('python3', ['-c', [
+      'import sys, torch',
+      'free, _ = torch.cuda.mem_get_info()',
+      'x = torch.empty(free - 3 * 2**30, dtype=torch.uint8, device="cuda")',
+      'print("ready", flush=True)',
+      'sys.stdin.read()',
+    ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        hog.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+        hog.on('exit', (code) => reject(new Error(`the memory-holding process exited (${code})`)));
+      });
+      const huge = { data: new Float32Array(2048 * 3 * 224 * 224), shape: [2048, 3, 224, 224] };
+      expect(await codeOf(resnet.infer(huge))).toBe(ErrorCodes.OUT_OF_MEMORY);
+    } finally {
+      hog.stdin!.end();
+      hog.kill();
+    }
+    const ok = await resnet.infer<OutputTensor>({ data: randomFloats(2 * 3 * 224 * 224, 3), shape: [2, 3, 224, 224] });
+    expect(ok.shape).toEqual([2, 1000]);
     expect((await pool.infer<OutputTensor>(mlpInput(2))).shape).toEqual([2, 10]);
   }, 120_000);
 });

@@ -12,6 +12,7 @@
 #endif
 
 #if defined(TORCHPOOL_WITH_AOTI) && defined(TORCHPOOL_WITH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #endif
@@ -39,11 +40,34 @@ class AotiRunner : public ModelRunner {
       inputs.push_back(args[i].toTensor());
     }
     void* stream = nullptr;
+    int64_t ooms_before = 0;
 #if defined(TORCHPOOL_WITH_CUDA)
     // The engine's compute stream, current on this thread while it launches.
-    if (device_.is_cuda()) stream = reinterpret_cast<void*>(c10::cuda::getCurrentCUDAStream(device_.index()).stream());
+    if (device_.is_cuda()) {
+      stream = reinterpret_cast<void*>(c10::cuda::getCurrentCUDAStream(device_.index()).stream());
+      ooms_before = OutOfMemoryCount();
+    }
 #endif
-    std::vector<at::Tensor> outputs = loader_->run(inputs, stream);
+    std::vector<at::Tensor> outputs;
+    try {
+      outputs = loader_->run(inputs, stream);
+    } catch (const std::exception& e) {
+      // The compiled code reports only that a call failed ("run_func_(...) API call failed");
+      // the reason goes to stderr. Out of memory is told apart by the allocator's own count.
+      std::string what = e.what();
+      what = what.substr(0, what.find('\n'));
+#if defined(TORCHPOOL_WITH_CUDA)
+      if (device_.is_cuda() && OutOfMemoryCount() > ooms_before) {
+        throw std::runtime_error("CUDA out of memory while the AOTInductor package ran on " + device_.str() + " (" + what + ")");
+      }
+#endif
+      (void)ooms_before;
+      throw std::runtime_error(
+          "the AOTInductor package failed: " + what +
+          ". AOTInductor prints the reason on stderr; most often an input is outside the shapes the package was exported "
+          "for (a batch outside its dynamic range: torch.export starts a dynamic dimension at 2 unless exported under "
+          "torch.fx.experimental._config.patch(backed_size_oblivious=True); or a dimension exported as static)");
+    }
     if (outputs.size() == 1) return outputs.front();
     std::vector<c10::IValue> items(outputs.begin(), outputs.end());
     return c10::ivalue::Tuple::create(std::move(items));
@@ -53,6 +77,16 @@ class AotiRunner : public ModelRunner {
   const char* Format() const override { return "aoti"; }
 
  private:
+#if defined(TORCHPOOL_WITH_CUDA)
+  int64_t OutOfMemoryCount() const {
+    try {
+      return static_cast<int64_t>(c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).num_ooms);
+    } catch (...) {
+      return 0;
+    }
+  }
+#endif
+
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
   c10::Device device_;
   ForwardSignature signature_;
