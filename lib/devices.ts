@@ -111,8 +111,15 @@ export function resolveDevices(selection: DeviceSelection | undefined): string[]
   });
 }
 
-/** Intra-op threads for each CPU engine when not set: the cores shared evenly, at least 1. */
-export function defaultThreadsPerEngine(devices: readonly string[]): number {
+/**
+ * Intra-op threads for each CPU engine when not set: the cores shared evenly, at least 1. In a
+ * pool that also has CUDA engines, each of those keeps two cores (its launch thread and its
+ * completion thread) and the JS thread one: CPU engines that took every core starved the GPU
+ * engine's launches (a cuda:0 + cpu pool ran at 0.75x the GPU alone on 16 cores).
+ */
+export function defaultThreadsPerEngine(devices: readonly string[], cores = os.availableParallelism()): number {
   const cpuEngines = devices.filter((d) => d === 'cpu').length;
-  return Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, cpuEngines)));
+  const cudaEngines = devices.length - cpuEngines;
+  const reserved = cudaEngines > 0 ? 1 + 2 * cudaEngines : 0;
+  return Math.max(1, Math.floor((cores - reserved) / Math.max(1, cpuEngines)));
 }

@@ -37,7 +37,8 @@ export interface InferencePoolOptions extends ExecutionOptions {
   instancesPerDevice?: number;
   /**
    * Intra-op threads of each CPU engine. Default: the machine's cores divided by the number of
-   * CPU engines (at least 1), so engines do not fight over cores.
+   * CPU engines (at least 1), so engines do not fight over cores; in a pool with CUDA engines,
+   * less two cores per CUDA engine and one for the JS thread, which keep the GPU fed.
    */
   threadsPerEngine?: number;
   /**
