@@ -3,7 +3,7 @@
 # goes cold between calls starts bare, so every call begins with `build`, incremental when warm):
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build tests aoti-tests
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build bench mixed
-#   bash .device/remote.sh bash scripts/gpu-verify.sh build aoti-bench serve threads
+#   bash .device/remote.sh bash scripts/gpu-verify.sh build latency aoti-bench serve threads
 # Each phase logs to <out>/work/<phase>.log under its own time limit, inside GPU_VERIFY_SECONDS
 # (default 550) for the whole call; at the end <out>/results.tgz holds the logs and bench/data.
 # <out> is $OUT on the device machine, else ./gpu-out.
@@ -54,17 +54,17 @@ for step in "$@"; do
     build)
       [[ " $* " == *" aoti-"* ]] && start_packages
       phase build 300 npm run build
+      cmake --build build --target torchpool-raw-forward >"$work/raw-forward.log" 2>&1
       node -e "const t=require('./dist/index.js');console.log(JSON.stringify({build:t.buildInfo(),devices:t.listDevices()}))" 2>&1 | tee "$work/build-info.json" ;;
     tests) phase tests 400 npx vitest run test/gpu --exclude test/gpu/aoti.test.ts --reporter=verbose ;;
     aoti-tests) wait_packages; phase aoti-tests 300 npx vitest run test/gpu/aoti.test.ts --reporter=verbose ;;
     suite) phase suite 500 npx vitest run --reporter=dot ;;
-    bench)
-      cmake --build build --target torchpool-raw-forward >"$work/raw-forward.log" 2>&1
-      phase bench 420 node bench/run.mjs --suite gpu ;;
+    bench) phase bench 420 node bench/run.mjs --suite gpu ;;
     cli) phase cli 150 node dist/cli.js bench --model mlp --devices cuda --precision fp32,fp16 --batch 1,8,32 --concurrency 1,16,64 \
       --duration 2s --warmup 500ms -q --out bench/data/cli-gpu ;;
     mixed) phase mixed 120 node dist/cli.js bench --model mlp --devices cuda:0,cpu --batch 1,8 --concurrency 16,64 \
       --duration 2s --warmup 500ms --no-scaling -q --out bench/data/cli-mixed ;;
+    latency) phase latency 150 node bench/gpu-latency.mjs ;;
     aoti-bench) wait_packages; phase aoti-bench 330 node bench/aoti.mjs ;;
     serve) phase serve 200 node bench/serve.mjs ;;
     threads) phase threads 120 node bench/threads.mjs ;;
