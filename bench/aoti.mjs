@@ -53,8 +53,16 @@ for (const precision of ['fp32', 'fp16']) {
     const aoti = await measure({ model: pkg });
     const peerRuns = [];
     for (let r = 0; r < repeats; r++) {
-      const peer = spawnSync(python, [path.join(root, 'bench', 'peers', 'aoti_python.py'), '--package', pkg, '--device', device, '--shape', shape.join(','), '--iters', String(iters)], { encoding: 'utf8' });
-      if (peer.status === 0) peerRuns.push(JSON.parse(peer.stdout.trim().split('\n').at(-1)).p50_us);
+      const peer = spawnSync(python, [path.join(root, 'bench', 'peers', 'aoti_python.py'), '--package', pkg, '--device', device, '--shape', shape.join(','), '--iters', String(iters)],
+        { encoding: 'utf8', timeout: 120_000 });
+      if (peer.status === 0) {
+        peerRuns.push(JSON.parse(peer.stdout.trim().split('\n').at(-1)).p50_us);
+      } else {
+        // Say why, once per row: a baseline that silently goes missing cannot be told from a slow one.
+        const why = peer.error ? peer.error.message : peer.signal ? `killed by ${peer.signal}` : `exit ${peer.status}`;
+        console.error(`aoti bench: the Python baseline failed (${why}): ${(peer.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+        break;
+      }
     }
     const python_aoti = peerRuns.length ? median(peerRuns) : null;
     const ts = path.join(dir, 'resnet50.ts');
