@@ -47,3 +47,34 @@ export function gpuSection(gpu, { us, ratio, table, machine }) {
   out.push('');
   return out;
 }
+
+/** bench/data/gpu-latency.json (bench/gpu-latency.mjs): what each latency knob buys against raw. */
+export function latencyKnobsSection(data, { us, table }) {
+  const out = ['### One request at a time: what each option buys against the raw C++ loop', '',
+    `- Date: ${data.machine.date}; ${data.machine.gpu}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}`,
+    `- Command: \`${data.command}\`; ${data.setup}.`, ''];
+  out.push(table(['Model, shape', 'Options', 'torchpool p50', 'raw C++ p50', 'overhead', 'raw / torchpool', 'launch stage p50', 'device stage p50'],
+    data.rows.map((r) => [`${r.model} [${r.shape.join(', ')}]`, r.config, us(r.torchpool_p50_us), us(r.raw_p50_us), us(r.overhead_us),
+      `${(100 * r.raw_vs_torchpool).toFixed(0)}%`, us(r.stages_p50_us.launch), us(r.stages_p50_us.device)])));
+  out.push('');
+  return out;
+}
+
+/** `torchpool bench --devices cuda:0,cpu` before and after the default CPU threads left cores to the GPU engine. */
+export function mixedSection(before, after, { table }) {
+  const rows = (label, r) => [
+    [label, `${r.mixed.alone[0].device} alone`, Math.round(r.mixed.alone[0].itemsPerSecond), '1.00x', ''],
+    [label, `${r.mixed.alone[1].device} alone`, Math.round(r.mixed.alone[1].itemsPerSecond), `${(r.mixed.alone[1].itemsPerSecond / r.mixed.alone[0].itemsPerSecond).toFixed(2)}x`, ''],
+    [label, 'both, one queue', Math.round(r.mixed.together.itemsPerSecond), `${(r.mixed.together.itemsPerSecond / r.mixed.alone[0].itemsPerSecond).toFixed(2)}x`,
+      r.mixed.together.engines.map((e) => `${e.device} ${(100 * e.share).toFixed(1)}%`).join(', ')],
+  ];
+  const out = ['## Mixed devices on the GPU machine: cuda:0 and the CPU behind one queue', '',
+    `- Date: ${after.date.slice(0, 10)}; ${after.machine.gpus.join(', ')}; ${after.machine.cpu} (${after.machine.cores} cores); libtorch ${after.machine.libtorch}`,
+    `- Command: \`${after.command.replace(/^torchpool/, 'npx torchpool')}\` (MLP, batch ${after.mixed.batch}, ${after.mixed.concurrency} requests in flight).`,
+    '- Before: the CPU engine took all 16 cores by default, and the GPU engine\'s launch and completion threads',
+    '  starved (GPU engine 63% busy). After: in a pool with CUDA engines the default CPU threads leave two cores per',
+    '  CUDA engine and one for the JS thread (13 of 16 here).', ''];
+  out.push(table(['Run', 'Engines', 'items/s', 'vs cuda:0 alone', 'share of the requests'], [...rows('before', before), ...rows('after', after)]));
+  out.push('', `Full report: [bench/data/cli-mixed/report.md](bench/data/cli-mixed/report.md).`, '');
+  return out;
+}

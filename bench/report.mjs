@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { root } from './measure.mjs';
-import { gpuSection } from './report-gpu.mjs';
+import { gpuSection, latencyKnobsSection, mixedSection } from './report-gpu.mjs';
 import { stagesSection } from './report-stages.mjs';
 import { threadsChart } from './threads-chart.mjs';
 
@@ -97,6 +97,14 @@ if (cpu?.scheduler) {
 
 const gpu = load('gpu');
 if (gpu) out.push(...gpuSection(gpu, { us, ratio, table, machine }));
+const gpuLatency = load('gpu-latency');
+if (gpuLatency) out.push(...latencyKnobsSection(gpuLatency, { us, table }));
+const mixedReport = (dir) => {
+  const file = path.join(root, 'bench', 'data', dir, 'report.json');
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
+};
+const [mixedBefore, mixedAfter] = [mixedReport('cli-mixed-before'), mixedReport('cli-mixed')];
+if (mixedBefore?.mixed && mixedAfter?.mixed) out.push(...mixedSection(mixedBefore, mixedAfter, { table }));
 
 const aoti = load('aoti-gpu');
 if (aoti) {
