@@ -5,7 +5,11 @@
 #if defined(TORCHPOOL_WITH_AOTI)
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 
+#include <ATen/ATen.h>
+
+#include <atomic>
 #include <cstdlib>
+#include <exception>
 #include <map>
 #include <regex>
 #include <stdexcept>
@@ -40,17 +44,50 @@ class AotiRunner : public ModelRunner {
       inputs.push_back(args[i].toTensor());
     }
     void* stream = nullptr;
-    int64_t ooms_before = 0;
 #if defined(TORCHPOOL_WITH_CUDA)
     // The engine's compute stream, current on this thread while it launches.
-    if (device_.is_cuda()) {
-      stream = reinterpret_cast<void*>(c10::cuda::getCurrentCUDAStream(device_.index()).stream());
-      ooms_before = OutOfMemoryCount();
-    }
+    if (device_.is_cuda()) stream = reinterpret_cast<void*>(c10::cuda::getCurrentCUDAStream(device_.index()).stream());
 #endif
+    // torch.export starts a dynamic batch dimension at 2 (it specialises sizes 0 and 1), so the
+    // usual export refuses a batch of one row. Such a batch runs as two rows (the row twice) and
+    // the copy is dropped; after the first time that works, every one-row batch runs so. Rows
+    // are independent, as dynamic batching assumes anyway.
+    const bool one_row = OneRow(inputs);
     std::vector<at::Tensor> outputs;
+    if (one_row && pad_single_row_.load(std::memory_order_relaxed)) {
+      outputs = FirstRow(RunExplained(Doubled(inputs), stream));
+    } else {
+      try {
+        outputs = RunExplained(inputs, stream);
+      } catch (const std::exception& e) {
+        const bool out_of_memory = std::string(e.what()).find("out of memory") != std::string::npos;
+        if (!one_row || out_of_memory || padding_tried_.exchange(true)) throw;
+        std::exception_ptr original = std::current_exception();
+        try {
+          outputs = FirstRow(RunExplained(Doubled(inputs), stream));
+        } catch (...) {
+          std::rethrow_exception(original);
+        }
+        pad_single_row_.store(true, std::memory_order_relaxed);
+      }
+    }
+    if (outputs.size() == 1) return outputs.front();
+    std::vector<c10::IValue> items(outputs.begin(), outputs.end());
+    return c10::ivalue::Tuple::create(std::move(items));
+  }
+
+  ForwardSignature Signature() const override { return signature_; }
+  const char* Format() const override { return "aoti"; }
+
+ private:
+  // The package's run, with its failures turned into messages that say what happened.
+  std::vector<at::Tensor> RunExplained(const std::vector<at::Tensor>& inputs, void* stream) {
+    int64_t ooms_before = 0;
+#if defined(TORCHPOOL_WITH_CUDA)
+    if (device_.is_cuda()) ooms_before = OutOfMemoryCount();
+#endif
     try {
-      outputs = loader_->run(inputs, stream);
+      return loader_->run(inputs, stream);
     } catch (const std::exception& e) {
       // The compiled code reports only that a call failed ("run_func_(...) API call failed");
       // the reason goes to stderr. Out of memory is told apart by the allocator's own count.
@@ -65,18 +102,38 @@ class AotiRunner : public ModelRunner {
       throw std::runtime_error(
           "the AOTInductor package failed: " + what +
           ". AOTInductor prints the reason on stderr; most often an input is outside the shapes the package was exported "
-          "for (a batch outside its dynamic range: torch.export starts a dynamic dimension at 2 unless exported under "
-          "torch.fx.experimental._config.patch(backed_size_oblivious=True); or a dimension exported as static)");
+          "for (a batch beyond its dynamic range, or a dimension exported as static)");
     }
-    if (outputs.size() == 1) return outputs.front();
-    std::vector<c10::IValue> items(outputs.begin(), outputs.end());
-    return c10::ivalue::Tuple::create(std::move(items));
   }
 
-  ForwardSignature Signature() const override { return signature_; }
-  const char* Format() const override { return "aoti"; }
+  // Every input a tensor whose dim 0 is 1.
+  static bool OneRow(const std::vector<at::Tensor>& inputs) {
+    if (inputs.empty()) return false;
+    for (const at::Tensor& t : inputs) {
+      if (t.dim() == 0 || t.size(0) != 1) return false;
+    }
+    return true;
+  }
 
- private:
+  static std::vector<at::Tensor> Doubled(const std::vector<at::Tensor>& inputs) {
+    std::vector<at::Tensor> out;
+    out.reserve(inputs.size());
+    for (const at::Tensor& t : inputs) out.push_back(at::cat({t, t}, 0));
+    return out;
+  }
+
+  // The first row of each output of a two-row run; throws when an output is not per row.
+  static std::vector<at::Tensor> FirstRow(std::vector<at::Tensor> outputs) {
+    for (at::Tensor& t : outputs) {
+      if (t.dim() == 0 || t.size(0) != 2) throw std::runtime_error("an output of the two-row run does not have two rows");
+      t = t.narrow(0, 0, 1);
+    }
+    return outputs;
+  }
+
+  std::atomic<bool> pad_single_row_{false};
+  std::atomic<bool> padding_tried_{false};
+
 #if defined(TORCHPOOL_WITH_CUDA)
   int64_t OutOfMemoryCount() const {
     try {
