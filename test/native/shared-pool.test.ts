@@ -150,7 +150,8 @@ describe('a pool shared by worker_threads', () => {
         if (messages.length === 2) resolve(m as { ended: string[]; after: string; closed: boolean });
       });
     });
-    while (pool.stats().queueDepth < 8) await new Promise((r) => setTimeout(r, 5));
+    // The worker's requests reach the queue before its 'queued' message reaches this thread.
+    while (pool.stats().queueDepth < 8 || messages.length === 0) await new Promise((r) => setTimeout(r, 5));
     expect(messages).toEqual(['queued']);
     await pool.close();
     expect(await codeOf(running)).toBe('ok'); // the running forward finished
