@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
-import { median, rawForward, root, torchpoolLatency } from './measure.mjs';
+import { oursVsRaw, root } from './measure.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
 const quick = process.argv.includes('--quick');
@@ -40,20 +40,10 @@ for (const c of cases) {
   const file = await model(c.model);
   for (const config of c.configs) {
     const pool = await InferencePool.create({ model: file, devices: [device], warmup: [{ shape: c.shape }], ...config.options });
-    let inputs;
-    if (config.pinned) {
-      inputs = pool.allocInput(c.shape);
-      for (let i = 0; i < inputs.data.length; i++) inputs.data[i] = Math.random();
-    }
-    const ours = [], raw = [];
-    for (let r = 0; r < repeats; r++) {
-      ours.push((await torchpoolLatency(pool, { shape: c.shape, iters: c.iters, warmup: 50, ...(inputs ? { inputs } : {}) })).p50_us);
-      raw.push(rawForward({ model: file, device, shape: c.shape, iters: c.iters, warmup: 50, threads: 1, half: c.half ?? false }).p50_us);
-    }
-    const stages = Object.fromEntries(Object.entries(pool.stats().latency.stages ?? {}).map(([k, l]) => [k.replace(/Ms$/, ''), l.p50 * 1000]));
+    const measured = await oursVsRaw(pool, { file, device, shape: c.shape, threads: 1, iters: c.iters, warmup: 50, repeats, half: c.half ?? false, pinnedInput: config.pinned ?? false });
     await pool.close();
-    const row = { model: c.model, shape: c.shape, config: config.name, torchpool_p50_us: median(ours), raw_p50_us: median(raw),
-      overhead_us: median(ours) - median(raw), raw_vs_torchpool: median(raw) / median(ours), stages_p50_us: stages };
+    const row = { model: c.model, shape: c.shape, config: config.name, ...measured,
+      overhead_us: measured.torchpool_p50_us - measured.raw_p50_us, raw_vs_torchpool: measured.raw_p50_us / measured.torchpool_p50_us };
     console.log(JSON.stringify(row));
     rows.push(row);
   }

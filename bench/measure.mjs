@@ -66,6 +66,34 @@ export function rawForward({ model, device, shape, intArg, iters, warmup, thread
   return JSON.parse(child.stdout.trim().split('\n').pop());
 }
 
+/**
+ * torchpool (`pool`, on `file`) and the raw C++ loop on the same file and shape, alternating,
+ * `repeats` times: medians of the per-run p50/p99, and the pool's stage medians. `pinnedInput`
+ * sends a `pool.allocInput` tensor (already in page-locked memory) instead of a plain array.
+ */
+export async function oursVsRaw(pool, { file, device, shape, intArg, threads, iters, warmup, repeats, half = false, pinnedInput = false }) {
+  let inputs;
+  if (pinnedInput) {
+    const x = pool.allocInput(shape);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.random();
+    inputs = intArg === undefined ? x : [x, intArg];
+  }
+  const ours = [], raw = [];
+  for (let r = 0; r < repeats; r++) {
+    ours.push(await torchpoolLatency(pool, { shape, intArg, iters, warmup, ...(inputs ? { inputs } : {}) }));
+    raw.push(rawForward({ model: file, device, shape, intArg, iters, warmup, threads, half }));
+  }
+  // Median per stage over the pool's last 2048 requests (the measured ones, warmup mostly aged out).
+  const stages_p50_us = Object.fromEntries(Object.entries(pool.stats().latency.stages ?? {}).map(([k, l]) => [k, l.p50 * 1000]));
+  return {
+    stages_p50_us,
+    torchpool_p50_us: median(ours.map((o) => o.p50_us)),
+    torchpool_p99_us: median(ours.map((o) => o.p99_us)),
+    raw_p50_us: median(raw.map((o) => o.p50_us)),
+    raw_p99_us: median(raw.map((o) => o.p99_us)),
+  };
+}
+
 /** Event-loop stall while `work` runs: the worst gap of a 1 ms interval, in ms. */
 export async function worstIntervalGap(work) {
   let last = performance.now();

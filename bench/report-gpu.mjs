@@ -55,7 +55,7 @@ export function latencyKnobsSection(data, { us, table }) {
     `- Command: \`${data.command}\`; ${data.setup}.`, ''];
   out.push(table(['Model, shape', 'Options', 'torchpool p50', 'raw C++ p50', 'overhead', 'raw / torchpool', 'launch stage p50', 'device stage p50'],
     data.rows.map((r) => [`${r.model} [${r.shape.join(', ')}]`, r.config, us(r.torchpool_p50_us), us(r.raw_p50_us), us(r.overhead_us),
-      `${(100 * r.raw_vs_torchpool).toFixed(0)}%`, us(r.stages_p50_us.launch), us(r.stages_p50_us.device)])));
+      `${(100 * r.raw_vs_torchpool).toFixed(0)}%`, us(r.stages_p50_us.launchMs), us(r.stages_p50_us.deviceMs)])));
   out.push('');
   return out;
 }

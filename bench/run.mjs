@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
 import { gpuSuite } from './gpu.mjs';
-import { median, onnxPeer, pythonPeer, rawForward, root, torchpoolLatency, worstIntervalGap } from './measure.mjs';
+import { median, onnxPeer, oursVsRaw, pythonPeer, root, worstIntervalGap } from './measure.mjs';
 import * as scheduler from './scheduler.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
@@ -57,28 +57,9 @@ function stealSinceStart() {
 async function latencyCase({ name, modelName, device, shape, intArg, threads, iters, warmup, peer = false, poolOptions = {}, half = false, pinnedInput = false }) {
   const file = await model(modelName);
   const pool = await InferencePool.create({ model: file, devices: [device], threadsPerEngine: threads, ...poolOptions });
-  // pool.allocInput: the input already in page-locked memory, copied to the device directly.
-  let inputs;
-  if (pinnedInput) {
-    const x = pool.allocInput(shape);
-    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.random();
-    inputs = intArg === undefined ? x : [x, intArg];
-  }
-  const ours = [], raw = [];
-  for (let r = 0; r < repeats; r++) {
-    ours.push(await torchpoolLatency(pool, { shape, intArg, iters, warmup, ...(inputs ? { inputs } : {}) }));
-    raw.push(rawForward({ model: file, device, shape, intArg, iters, warmup, threads, half }));
-  }
-  // Median per stage over the pool's last 2048 requests (the measured ones, warmup mostly aged out).
-  const stages_p50_us = Object.fromEntries(Object.entries(pool.stats().latency.stages ?? {}).map(([k, l]) => [k, l.p50 * 1000]));
+  const measured = await oursVsRaw(pool, { file, device, shape, intArg, threads, iters, warmup, repeats, half, pinnedInput });
   await pool.close();
-  const row = {
-    name, device, shape, threads, stages_p50_us,
-    torchpool_p50_us: median(ours.map((o) => o.p50_us)),
-    torchpool_p99_us: median(ours.map((o) => o.p99_us)),
-    raw_p50_us: median(raw.map((o) => o.p50_us)),
-    raw_p99_us: median(raw.map((o) => o.p99_us)),
-  };
+  const row = { name, device, shape, threads, ...measured };
   if (peer) {
     const python = pythonPeer({ file, device, shape, iters, warmup, threads });
     row.python_jit_p50_us = python.jit?.p50_us;
