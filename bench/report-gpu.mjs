@@ -60,6 +60,20 @@ export function latencyKnobsSection(data, { us, table }) {
   return out;
 }
 
+/** bench/data/gpu-batching.json (bench/gpu-batching.mjs): graphs under dynamic batching, fillWhileBusy off and on. */
+export function batchingSection(data, { ratio, table }) {
+  const out = ['### Graphs under load: fillWhileBusy and allocInput (ResNet-50 fp16, concurrent batch-1 callers)', '',
+    `- Date: ${data.machine.date}; ${data.machine.gpu}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}`,
+    `- Command: \`${data.command}\`; ${data.setup}.`, ''];
+  const base = (c) => data.rows.find((r) => r.concurrency === c && r.config === 'eager batching');
+  out.push(table(['Callers', 'Configuration', 'requests/s', 'vs eager batching', 'p50', 'p99', 'mean batch', 'batches held', 'padded rows'],
+    data.rows.map((r) => [r.concurrency, r.config, r.requests_per_s.toFixed(0), ratio(r.requests_per_s, base(r.concurrency)?.requests_per_s),
+      `${r.p50_ms.toFixed(2)} ms`, `${r.p99_ms.toFixed(2)} ms`, r.mean_batch.toFixed(1), r.held_batches, r.padded_rows])));
+  out.push('', '"batches held": batches that kept filling past maxQueueDelayMicros because the previous batch was still on',
+    'the GPU (`stats().engines[i].heldBatches`).', '');
+  return out;
+}
+
 /** `torchpool bench --devices cuda:0,cpu` before and after the default CPU threads left cores to the GPU engine. */
 export function mixedSection(before, after, { table }) {
   const rows = (label, r) => [

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { root } from './measure.mjs';
-import { gpuSection, latencyKnobsSection, mixedSection } from './report-gpu.mjs';
+import { batchingSection, gpuSection, latencyKnobsSection, mixedSection } from './report-gpu.mjs';
 import { stagesSection } from './report-stages.mjs';
 import { threadsChart } from './threads-chart.mjs';
 
@@ -99,6 +99,8 @@ const gpu = load('gpu');
 if (gpu) out.push(...gpuSection(gpu, { us, ratio, table, machine }));
 const gpuLatency = load('gpu-latency');
 if (gpuLatency) out.push(...latencyKnobsSection(gpuLatency, { us, table }));
+const gpuBatching = load('gpu-batching');
+if (gpuBatching) out.push(...batchingSection(gpuBatching, { ratio, table }));
 const mixedReport = (dir) => {
   const file = path.join(root, 'bench', 'data', dir, 'report.json');
   return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;

@@ -49,6 +49,7 @@ export interface NativeEngineStats {
   failures: number;
   retried: number;
   stolen: number;
+  heldBatches: number;
   busyMs: number;
   inFlight: number;
   queueDepth: number;

@@ -52,6 +52,14 @@ export interface ExecutionOptions {
    */
   pipelineDepth?: number;
   /**
+   * CUDA engines with dynamic batching: while the engine's previous batch is still on its GPU, a
+   * partial batch keeps filling past `maxQueueDelayMicros` until the GPU is about to be free
+   * (estimated from the batches it ran), instead of launching early only to queue behind. Under
+   * load this gives bigger batches at no cost in latency; an idle engine elsewhere in the pool
+   * ends the hold at once. Counted in `stats().engines[i].heldBatches`. Default true.
+   */
+  fillWhileBusy?: boolean;
+  /**
    * CUDA engines: page-locked host memory per engine for staging copies, in bytes; default
    * 256 MiB. When it runs out, copies go through pageable memory (counted in
    * `stats().engines[i].cuda.pinned.fallbacks`); 0 always does.
@@ -91,6 +99,7 @@ export interface ExecutionPlan {
   outputDtype: OutputDtype;
   channelsLast: boolean;
   pipelineDepth: number;
+  fillWhileBusy: boolean;
   pinnedMemoryBytes: number;
   cudaGraphs: boolean;
   maxCudaGraphs: number;
@@ -171,6 +180,7 @@ export function planExecution(options: ExecutionOptions, devices: readonly strin
     outputDtype: checkOneOf(options.outputDtype, OUTPUT_DTYPES, 'options.outputDtype') ?? (precision === 'fp32' ? 'model' : 'float32'),
     channelsLast: checkBoolean(options.channelsLast, 'options.channelsLast') ?? false,
     pipelineDepth: checkPositiveInteger(options.pipelineDepth, 'options.pipelineDepth', 8) ?? 2,
+    fillWhileBusy: checkBoolean(options.fillWhileBusy, 'options.fillWhileBusy') ?? true,
     pinnedMemoryBytes,
     cudaGraphs,
     maxCudaGraphs: checkPositiveInteger(options.maxCudaGraphs, 'options.maxCudaGraphs', 256) ?? defaultGraphs,

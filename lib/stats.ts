@@ -115,6 +115,11 @@ export interface EngineStats {
   retried: number;
   /** Requests this engine took from another engine's deque. */
   stolen: number;
+  /**
+   * Batches this engine kept filling past `maxQueueDelayMicros` because its GPU was still busy
+   * with the previous batch (`fillWhileBusy`); always 0 on CPU engines.
+   */
+  heldBatches: number;
   busyMs: number;
   /** busyMs divided by the pool's uptime, 0..1. */
   utilization: number;

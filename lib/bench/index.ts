@@ -62,6 +62,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     spinMicros: options.spinMicros,
     precision,
     ...(options.pipelineDepth !== undefined ? { pipelineDepth: options.pipelineDepth } : {}),
+    fillWhileBusy: options.fillWhileBusy,
     ...(options.cudaGraphs
       ? {
         cudaGraphs: true,
@@ -130,7 +131,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       libtorch: `${build.torchVersion} (${build.torchOrigin}${build.cuda ? ', CUDA' : ''})`,
     },
     model: { label: model.label, inputShape: model.itemShape, dtype: model.dtype },
-    pool: { devices: [...pool.devices], maxBatchSize: options.maxBatchSize, maxQueueDelayMicros: options.maxQueueDelayMicros, spinMicros: options.spinMicros, cudaGraphs: options.cudaGraphs },
+    pool: { devices: [...pool.devices], maxBatchSize: options.maxBatchSize, maxQueueDelayMicros: options.maxQueueDelayMicros, spinMicros: options.spinMicros, cudaGraphs: options.cudaGraphs, fillWhileBusy: options.fillWhileBusy },
     configs,
     skipped,
     scaling: scalingRows,

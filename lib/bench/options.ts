@@ -27,6 +27,8 @@ Pool
                               size up to --max-batch-size (graphBatchSizes: powers of two)
       --graph-batch-sizes <l> CUDA graph buckets instead of the powers of two, e.g. 1,8,32
       --pipeline-depth <n>    CUDA engines: batches in flight per engine (default: 2)
+      --no-fill-while-busy    CUDA engines: launch a partial batch after --max-queue-delay even
+                              while the previous batch still runs (fillWhileBusy: false)
 Load
   -b, --batch <list>          rows per request (default: 1,8,32)
   -c, --concurrency <list>    requests kept in flight (default: 1,16,64)
@@ -62,6 +64,7 @@ export interface BenchOptions {
   cudaGraphs: boolean;
   graphBatchSizes: number[] | undefined;
   pipelineDepth: number | undefined;
+  fillWhileBusy: boolean;
   batches: number[];
   concurrencies: number[];
   measure: Budget;
@@ -120,6 +123,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         'cuda-graphs': { type: 'boolean' },
         'graph-batch-sizes': { type: 'string' },
         'pipeline-depth': { type: 'string' },
+        'no-fill-while-busy': { type: 'boolean' },
         batch: { type: 'string', short: 'b' },
         concurrency: { type: 'string', short: 'c' },
         duration: { type: 'string' },
@@ -161,6 +165,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     cudaGraphs: v['cuda-graphs'] ?? false,
     graphBatchSizes: v['graph-batch-sizes'] === undefined ? undefined : positiveList(v['graph-batch-sizes'], 'graph-batch-sizes'),
     pipelineDepth: v['pipeline-depth'] === undefined ? undefined : integer(v['pipeline-depth'], 'pipeline-depth', 1, 2),
+    fillWhileBusy: !v['no-fill-while-busy'],
     batches: positiveList(v.batch ?? '1,8,32', 'batch'),
     concurrencies: positiveList(v.concurrency ?? '1,16,64', 'concurrency'),
     measure: v.requests !== undefined ? { requests: integer(v.requests, 'requests', 1, 1) } : { ms: parseDuration(v.duration ?? '5s', 'duration') },

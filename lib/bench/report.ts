@@ -11,7 +11,7 @@ export interface BenchReport {
   command: string;
   machine: { cpu: string; cores: number; memoryGiB: number; gpus: string[]; node: string; libtorch: string };
   model: { label: string; inputShape: number[]; dtype: string };
-  pool: { devices: string[]; maxBatchSize: number; maxQueueDelayMicros: number; spinMicros: number; cudaGraphs?: boolean };
+  pool: { devices: string[]; maxBatchSize: number; maxQueueDelayMicros: number; spinMicros: number; cudaGraphs?: boolean; fillWhileBusy?: boolean };
   configs: ConfigResult[];
   skipped: string[];
   scaling: ScalingRow[];
@@ -34,7 +34,8 @@ export function renderMarkdown(report: BenchReport, chartFile?: string): string 
     `- ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB)${m.gpus.length ? `; ${m.gpus.join(', ')}` : '; no GPU'}; Node ${m.node}; libtorch ${m.libtorch}`,
     `- Input: [batch, ${report.model.inputShape.join(', ')}] ${report.model.dtype}; engines: ${report.pool.devices.join(', ')}; ` +
       `maxBatchSize ${report.pool.maxBatchSize || 'off'}, maxQueueDelayMicros ${report.pool.maxQueueDelayMicros}, spinMicros ${report.pool.spinMicros}` +
-      (report.pool.cudaGraphs ? ', CUDA graphs (bucketed, captured at load)' : ''),
+      (report.pool.cudaGraphs ? ', CUDA graphs (bucketed, captured at load)' : '') +
+      (report.pool.fillWhileBusy === false ? ', fillWhileBusy off' : ''),
     '',
   ];
   if (chartFile) out.push(`![throughput, latency and scaling](${chartFile})`, '');

@@ -32,6 +32,7 @@ ExecutionOptions ParseExecution(Napi::Env env, Napi::Object execution) {
   out.output_dtype = ParseOutputDtype(execution.Get("outputDtype").As<Napi::String>().Utf8Value());
   out.channels_last = execution.Get("channelsLast").ToBoolean().Value();
   out.pipeline_depth = execution.Get("pipelineDepth").As<Napi::Number>().Int32Value();
+  out.fill_while_busy = execution.Get("fillWhileBusy").ToBoolean().Value();
   out.pinned_memory_bytes = static_cast<size_t>(execution.Get("pinnedMemoryBytes").As<Napi::Number>().DoubleValue());
   out.cuda_graphs = execution.Get("cudaGraphs").ToBoolean().Value();
   out.max_cuda_graphs = execution.Get("maxCudaGraphs").As<Napi::Number>().Int32Value();

@@ -109,6 +109,7 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
     e.Set("failures", static_cast<double>(s.failures));
     e.Set("retried", static_cast<double>(s.retried));
     e.Set("stolen", static_cast<double>(lane.stolen));
+    e.Set("heldBatches", static_cast<double>(lane.held));
     e.Set("busyMs", s.busy_ms);
     e.Set("inFlight", s.in_flight);
     e.Set("queueDepth", static_cast<double>(lane.depth));

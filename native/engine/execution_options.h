@@ -27,6 +27,8 @@ struct ExecutionOptions {
   std::vector<WarmupShape> warmup;
   // CUDA engines only.
   int pipeline_depth = 2;                       // batches in flight per engine
+  // A partial batch keeps filling while the engine's previous batch still runs (BusyEstimate).
+  bool fill_while_busy = true;
   size_t pinned_memory_bytes = size_t{256} << 20;  // per engine; 0: pageable copies only
   bool cuda_graphs = false;
   int max_cuda_graphs = 8;                      // captured shapes per engine

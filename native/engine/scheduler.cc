@@ -205,9 +205,14 @@ bool Scheduler::Take(int engine, Work* work) {
       int64_t rows = head.rows;
       if (Batchable(head) && batching_enabled() && rows < options_.max_batch_rows) {
         Gather(engine, now, work, &rows);
-        // Wait for more only while the oldest member is younger than the queue delay.
-        const Clock::time_point fill_until = head.enqueued + options_.max_queue_delay;
-        while (rows < options_.max_batch_rows && !closed_ && Clock::now() < fill_until) {
+        // Wait for more only while the oldest member is younger than the queue delay (or, with
+        // a hold, while the device could not start the batch anyway).
+        bool held = false;
+        for (;;) {
+          const Clock::time_point now_filling = Clock::now();
+          const Clock::time_point fill_until = FillDeadline(engine, head, now_filling);
+          if (rows >= options_.max_batch_rows || closed_ || now_filling >= fill_until) break;
+          held = held || (lane.holding && now_filling >= head.enqueued + options_.max_queue_delay);
           lane.state = LaneState::kFilling;
           lane.filling = &head;
           lane.filling_rows = rows;
@@ -215,6 +220,8 @@ bool Scheduler::Take(int engine, Work* work) {
           Gather(engine, Clock::now(), work, &rows);
         }
         lane.filling = nullptr;
+        lane.holding = false;
+        if (held) ++lane.held;
         TrimToBucket(lane, work, &rows);
       }
       lane.state = LaneState::kBusy;
@@ -233,6 +240,7 @@ bool Scheduler::Take(int engine, Work* work) {
       // here within nanoseconds, and no futex wake-up is needed on either side.
       spun = true;
       lane.state = LaneState::kSpinning;
+      WakeHoldersLocked();
       const Clock::time_point spin_until = Clock::now() + options_.spin;
       lock.unlock();
       while (queued_.load(std::memory_order_acquire) == 0 && Clock::now() < spin_until) {
@@ -242,9 +250,47 @@ bool Scheduler::Take(int engine, Work* work) {
       continue;
     }
     lane.state = LaneState::kSleeping;
+    WakeHoldersLocked();
     lane.wake.wait(lock);
     if (lane.state == LaneState::kWaking) spun = true;  // woken for work: no spin on a miss
   }
+}
+
+Clock::time_point Scheduler::FillDeadline(int engine, const Request& head, Clock::time_point now) {
+  LaneData& lane = *lanes_[engine];
+  const Clock::time_point fill_until = head.enqueued + options_.max_queue_delay;
+  // Holding makes sense only while every other engine is busy too: an idle one would run the
+  // work now.
+  lane.holding = lane.hold_until > now && lane.hold_until > fill_until && !OtherEngineIdleLocked(engine);
+  if (!lane.holding) return fill_until;
+  return lane.hold_until;
+}
+
+bool Scheduler::OtherEngineIdleLocked(int engine) const {
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    const LaneData& other = *lanes_[i];
+    if (static_cast<int>(i) == engine || !other.healthy) continue;
+    if (other.state == LaneState::kSleeping || other.state == LaneState::kSpinning) return true;
+  }
+  return false;
+}
+
+void Scheduler::WakeHoldersLocked() {
+  for (auto& lane : lanes_) {
+    if (lane->holding) lane->wake.notify_one();
+  }
+}
+
+void Scheduler::SetHold(int engine, Clock::time_point until) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  lanes_[engine]->hold_until = until;
+}
+
+void Scheduler::ReleaseHold(int engine) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  LaneData& lane = *lanes_[engine];
+  lane.hold_until = Clock::time_point();
+  if (lane.holding) lane.wake.notify_one();
 }
 
 void Scheduler::TrimToBucket(LaneData& lane, Work* work, int64_t* rows) {
@@ -396,7 +442,7 @@ void Scheduler::WakeAllLocked() {
 LaneStats Scheduler::Lane(int engine) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const LaneData& lane = *lanes_[engine];
-  return LaneStats{lane.size, lane.stolen, lane.healthy};
+  return LaneStats{lane.size, lane.stolen, lane.held, lane.healthy};
 }
 
 }  // namespace torchpool

@@ -44,6 +44,7 @@ struct Work {
 struct LaneStats {
   size_t depth;
   uint64_t stolen;  // requests this engine took from other lanes
+  uint64_t held;    // batches filled past max_queue_delay while the device was busy (SetHold)
   bool healthy;
 };
 
@@ -68,6 +69,14 @@ class Scheduler {
   // Takes the engine out of rotation and moves its lane to the healthy ones. Returns the
   // requests nobody can run any more (when no healthy engine is left) for rejection.
   std::vector<RequestPtr> MarkUnhealthy(int engine);
+  // Engine threads, for engines whose device runs batches asynchronously (a CUDA pipeline).
+  // `until`: when the engine's device is expected to be ready for its next batch. Until then a
+  // partial batch that engine is filling keeps filling past max_queue_delay, since launched
+  // earlier it would only queue behind the batch still on the device. A past time: no hold.
+  // Set before each Take; the hold ends early when another engine goes idle or ReleaseHold.
+  void SetHold(int engine, Clock::time_point until);
+  // The engine's device has nothing left in flight: stop holding its partial batch now.
+  void ReleaseHold(int engine);
   // A batched output could not be split per request: run requests alone from now on.
   void DisableBatching(const std::string& reason);
 
@@ -90,6 +99,9 @@ class Scheduler {
     uint64_t stolen = 0;
     const Request* filling = nullptr;  // the first request of the batch being filled
     int64_t filling_rows = 0;
+    Clock::time_point hold_until;      // SetHold: fill on until then while the device is busy
+    bool holding = false;              // filling past max_queue_delay because of hold_until
+    uint64_t held = 0;
   };
 
   // All private helpers run with mutex_ held.
@@ -98,6 +110,11 @@ class Scheduler {
   RequestPtr PopBest(int engine, Clock::time_point now, std::vector<RequestPtr>* expired);
   void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows);
   void TrimToBucket(LaneData& lane, Work* work, int64_t* rows);
+  // When engine `engine`'s fill may end: max_queue_delay after its oldest member, or later
+  // while its device is busy and no other engine is idle to take work.
+  Clock::time_point FillDeadline(int engine, const Request& head, Clock::time_point now);
+  bool OtherEngineIdleLocked(int engine) const;
+  void WakeHoldersLocked();  // an engine went idle: holders launch what they have
   RequestPtr Remove(LaneData& lane, std::deque<RequestPtr>& level, size_t position);
   void WakeAllLocked();
   void WakeSleeperLocked();  // one idle engine, to steal what a busy one holds

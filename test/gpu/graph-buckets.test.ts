@@ -67,6 +67,37 @@ describe.skipIf(gpus.length === 0)(`CUDA graph buckets${reason ? ` [skipped: ${r
     expect(Object.keys(fallbacks).some((k) => k.startsWith('padding off'))).toBe(true);
   });
 
+  it('keeps filling a batch while the previous one still runs on the GPU (fillWhileBusy), rows unchanged', async () => {
+    // Graph replays and allocInput keep the launch short, so the GPU time of each batch is what
+    // a partial batch can wait out. maxQueueDelayMicros 0: any filling at all is a hold.
+    const item = [3, 64, 64];
+    const per = 3 * 64 * 64;
+    const eager = await open('resnet18', { batching: false });
+    const run = async (fillWhileBusy: boolean) => {
+      const pool = await open('resnet18', { cudaGraphs: true, maxBatchSize: 16, maxQueueDelayMicros: 0, fillWhileBusy, warmup: [{ shape: [1, ...item] }] });
+      const inputs = Array.from({ length: 24 }, (_, i) => {
+        const t = pool.allocInput([1, ...item]);
+        t.data.set(randomFloats(per, 500 + i));
+        return t;
+      });
+      // 24 callers, each sending its input 30 times back to back.
+      const outputs = await Promise.all(inputs.map(async (x) => {
+        let last: OutputTensor | undefined;
+        for (let k = 0; k < 30; k++) last = await pool.infer<OutputTensor>(x);
+        return last!;
+      }));
+      const engine = pool.stats().engines[0]!;
+      return { inputs, outputs, held: engine.heldBatches, meanBatch: engine.meanBatchSize };
+    };
+    const off = await run(false);
+    const on = await run(true);
+    expect(off.held).toBe(0);
+    expect(on.held).toBeGreaterThan(0);
+    console.log(`fillWhileBusy: mean batch ${off.meanBatch.toFixed(1)} off, ${on.meanBatch.toFixed(1)} on (${on.held} batches held)`);
+    const alone = await Promise.all(on.inputs.map((x) => eager.infer<OutputTensor>({ data: Float32Array.from(x.data), shape: [1, ...item] })));
+    on.outputs.forEach((o, i) => expect(maxRelativeError(o.data as Float32Array, alone[i]!.data as Float32Array)).toBeLessThan(5e-3));
+  });
+
   it('keeps device memory steady over thousands of mixed-size batches', async () => {
     const pool = await open('mlp', { cudaGraphs: true, maxBatchSize: 32, maxQueueDelayMicros: 500, warmup: [{ shape: [1, 256] }] });
     const burst = async (n: number) => Promise.all(Array.from({ length: n }, (_, i) => pool.infer({ data: randomFloats(256, i), shape: [1, 256] })));

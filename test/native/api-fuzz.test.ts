@@ -70,7 +70,7 @@ function oddOptions(random: () => number, model: string): unknown {
   const fields = [
     'devices', 'instancesPerDevice', 'threadsPerEngine', 'optimize', 'batching', 'maxBatchSize', 'maxQueueDelayMicros',
     'spinMicros', 'maxQueueSize', 'priorityAgingMs', 'unhealthyAfter', 'precision', 'outputDtype', 'channelsLast',
-    'warmup', 'pipelineDepth', 'pinnedMemoryBytes', 'cudaGraphs', 'maxCudaGraphs', 'cudnnBenchmark', 'allowTF32',
+    'warmup', 'pipelineDepth', 'fillWhileBusy', 'pinnedMemoryBytes', 'cudaGraphs', 'maxCudaGraphs', 'cudnnBenchmark', 'allowTF32',
   ];
   const options: Record<string, unknown> = { model: random() < 0.15 ? oddValue(random) : model, devices: 'cpu' };
   for (let i = 1 + Math.floor(random() * 2); i > 0; i--) {

@@ -67,6 +67,7 @@ describe('execution options on CPU engines', () => {
     [{ precision: 'autocast' }, /CPU engines/],
     [{ outputDtype: 'int8' }, /options\.outputDtype/],
     [{ pipelineDepth: 0 }, /options\.pipelineDepth/],
+    [{ fillWhileBusy: 'no' }, /options\.fillWhileBusy/],
     [{ pinnedMemoryBytes: -1 }, /options\.pinnedMemoryBytes/],
     [{ maxCudaGraphs: 1.5 }, /options\.maxCudaGraphs/],
     [{ cudaGraphs: 'yes' }, /options\.cudaGraphs/],

@@ -129,6 +129,12 @@ void CudaEngine::BeforeTake() {
   // until this engine can actually start one.
   std::unique_lock<std::mutex> lock(slots_mutex_);
   slot_freed_.wait(lock, [this] { return !free_slots_.empty(); });
+  // With a batch still on the device, a partial batch may keep filling until the device is
+  // about to be free. Set under slots_mutex_, so ReturnSlot's release cannot come before it.
+  if (config_.execution.fill_while_busy) {
+    const int in_flight = static_cast<int>(slots_.size() - free_slots_.size());
+    scheduler_->SetHold(config_.index, busy_.LaunchAt(in_flight, Clock::now()));
+  }
 }
 
 CudaEngine::Slot* CudaEngine::AcquireSlot() {
@@ -143,6 +149,10 @@ void CudaEngine::ReturnSlot(Slot* slot) {
   {
     std::lock_guard<std::mutex> lock(slots_mutex_);
     free_slots_.push_back(slot);
+    // The device has nothing of ours left: a batch being held for it can go now.
+    if (free_slots_.size() == slots_.size() && scheduler_ != nullptr && config_.execution.fill_while_busy) {
+      scheduler_->ReleaseHold(config_.index);
+    }
   }
   slot_freed_.notify_all();
 }
@@ -150,6 +160,7 @@ void CudaEngine::ReturnSlot(Slot* slot) {
 void CudaEngine::Submit(Slot* slot) {
   {
     std::lock_guard<std::mutex> lock(slots_mutex_);
+    if (slot->status.ok()) busy_.Launched(slot->rows, slot->launched);
     submitted_.push_back(slot);
   }
   slot_submitted_.notify_one();
@@ -230,6 +241,7 @@ c10::IValue CudaEngine::RunForward(std::vector<c10::IValue> args,
 
 Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* unsplittable) {
   slot->started = Clock::now();
+  slot->rows = 0;
   in_flight_.fetch_add(static_cast<int>(members.size()), std::memory_order_relaxed);
   const ExecutionOptions& options = config_.execution;
   // Outside the try: the failure path below touches CUDA too and must run on this device.
@@ -325,6 +337,11 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     });
     C10_CUDA_CHECK(cudaEventRecord(slot->done, compute_stream_.stream()));
     slot->launched = Clock::now();
+    // The estimate's key: rows as run. Members' rows are known for any batchable request, even
+    // when BatchRows cannot pad it (a non-tensor argument).
+    int64_t member_rows = 0;
+    for (const RequestPtr& r : members) member_rows += r->rows;
+    slot->rows = padded > rows ? padded : std::max(rows, member_rows);
     last_done_ = slot->done;
     return Status::Ok();
   } catch (...) {
@@ -413,6 +430,8 @@ void CudaEngine::Complete(Slot* slot) {
   if (status.ok()) {
     status = Collect(slot, &output);
     in_flight_.fetch_sub(static_cast<int>(batch.size()), std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(slots_mutex_);
+    busy_.Completed(status.ok() ? slot->rows : 0, slot->started, slot->launched, slot->completed);
   }
   const Clock::time_point finished = Clock::now();
   std::vector<c10::IValue> parts;

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/cuda/busy_estimate.h"
 #include "engine/cuda/cuda_graphs.h"
 #include "engine/cuda/pinned_pool.h"
 #include "engine/cuda/staging.h"
@@ -49,6 +50,7 @@ class CudaEngine : public Engine {
     Status status;       // set when the launch failed: nothing to wait for
     StagedBuffers buffers;
     c10::IValue output;  // host tensors, possibly in pinned blocks until Complete
+    int64_t rows = 0;    // rows as run (padding included); 0 when unknown
     Clock::time_point started, staged, launched, completed;
   };
 
@@ -88,6 +90,7 @@ class CudaEngine : public Engine {
   std::condition_variable slot_submitted_;
   std::vector<Slot*> free_slots_;
   std::deque<Slot*> submitted_;
+  BusyEstimate busy_;  // fillWhileBusy: when the device can take the next batch (slots_mutex_)
   bool stopping_ = false;
   std::thread completion_thread_;
   Clock::time_point last_completed_;  // completion thread: busy time counts overlap once
