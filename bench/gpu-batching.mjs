@@ -4,12 +4,14 @@
 // bucketed CUDA graphs with fillWhileBusy off (a partial batch launches after
 // maxQueueDelayMicros even while the previous one runs) and on (the default), and with the
 // callers' inputs in allocInput memory. Issue 14's target: graphs + batching >= 1.5x eager's
-// requests/s with equal or lower p99, at 16 and 64 callers.
+// requests/s with equal or lower p99, at 16 and 64 callers. Then the MLP on one and two engines
+// of the GPU (64 callers), as in the GPU suite, with the engines as they are now.
 // Writes bench/data/gpu-batching.json.   node bench/gpu-batching.mjs [--quick]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
+import { engineScaling } from './gpu.mjs';
 import { root } from './measure.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
@@ -20,7 +22,8 @@ if (!gpu) {
   console.log('gpu-batching bench: skipped (no CUDA device)');
   process.exit(0);
 }
-const file = await builtinModelPath('resnet50', { cacheDir: path.join(root, '.cache', 'models') });
+const model = (name) => builtinModelPath(name, { cacheDir: path.join(root, '.cache', 'models') });
+const file = await model('resnet50');
 const shape = [1, 3, 224, 224];
 const configs = [
   { name: 'eager batching', options: {} },
@@ -55,11 +58,13 @@ for (const concurrency of [16, 64]) {
     rows.push(row);
   }
 }
+const scaling = await engineScaling({ device: gpu.id, model, quick });
 const out = path.join(root, 'bench', 'data', 'gpu-batching.json');
 fs.writeFileSync(out, JSON.stringify({
   machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, gpu: gpu.name, node: process.version, libtorch: buildInfo().torchVersion },
   command: `node bench/gpu-batching.mjs${quick ? ' --quick' : ''}`,
   setup: `ResNet-50 fp16 channels-last, maxBatchSize 32, maxQueueDelayMicros 200, warmup [1, 3, 224, 224] (every graph bucket captured at load); each caller keeps one batch-1 request in flight; 1 s warmup, ${quick ? 2 : 6} s measured`,
   rows,
+  engineScaling: scaling,
 }, null, 2) + '\n');
 console.log(`wrote ${path.relative(root, out)}`);

@@ -90,7 +90,7 @@ async function graphBatching({ device, model, quick }) {
 }
 
 /** The MLP on one and two engines of one GPU, 64 concurrent batch-1 callers. */
-async function engineScaling({ device, model, quick }) {
+export async function engineScaling({ device, model, quick }) {
   const { runConfig } = await import('../dist/bench/load.js');
   const out = [];
   const input = { data: new Float32Array(256).fill(0.1), shape: [1, 256] };

@@ -71,6 +71,12 @@ export function batchingSection(data, { ratio, table }) {
       `${r.p50_ms.toFixed(2)} ms`, `${r.p99_ms.toFixed(2)} ms`, r.mean_batch.toFixed(1), r.held_batches, r.padded_rows])));
   out.push('', '"batches held": batches that kept filling past maxQueueDelayMicros because the previous batch was still on',
     'the GPU (`stats().engines[i].heldBatches`).', '');
+  if (data.engineScaling) {
+    out.push('One and two engines on the GPU, MLP, 64 concurrent batch-1 callers (same run):', '');
+    out.push(table(['Engines', 'items/s', 'vs 1 engine', 'p99', 'mean batch'],
+      data.engineScaling.map((r) => [r.engines, r.items_per_s.toFixed(0), ratio(r.items_per_s, data.engineScaling[0].items_per_s), `${r.p99_ms.toFixed(2)} ms`, r.mean_batch.toFixed(1)])));
+    out.push('');
+  }
   return out;
 }
 

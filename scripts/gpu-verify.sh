@@ -4,6 +4,10 @@
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build tests aoti-tests
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build bench mixed
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build latency aoti-bench serve threads
+# What is still open after the 2026-11-22 H100 run (issues 13 and 14), in two calls:
+#   bash .device/remote.sh bash scripts/gpu-verify.sh build aoti-tests aoti-bench
+#   bash .device/remote.sh bash scripts/gpu-verify.sh build tests batching latency
+# then `serve` in a third call if device time is left.
 # Each phase logs to <out>/work/<phase>.log under its own time limit, inside GPU_VERIFY_SECONDS
 # (default 550) for the whole call; at the end <out>/results.tgz holds the logs and bench/data.
 # <out> is $OUT on the device machine, else ./gpu-out.
