@@ -28,6 +28,9 @@ export interface LatencyStats {
    * queueing the forward and the output copy, `deviceMs` until the GPU finished (on CPU engines:
    * the forward), `collectMs` copying the outputs out and splitting a batch; `wakeMs` until the JS
    * thread took the result, `settleMs` turning it into JavaScript values and settling the promise.
+   * `forwardMs` is the part of `launchMs` spent in the model's forward call itself (the interpreter
+   * queueing kernels, or a graph replay); the rest of `launchMs` queues the output copies. 0 on CPU
+   * engines.
    */
   stages?: {
     queueMs: LatencyPercentiles;
@@ -37,6 +40,7 @@ export interface LatencyStats {
     collectMs: LatencyPercentiles;
     wakeMs: LatencyPercentiles;
     settleMs: LatencyPercentiles;
+    forwardMs: LatencyPercentiles;
   };
 }
 

@@ -143,7 +143,7 @@ ClientStats PoolCore::Totals() const {
 }
 
 const char* const PoolCore::kStageNames[PoolCore::kStages] = {"queueMs", "stagingMs", "launchMs", "deviceMs",
-                                                               "collectMs", "wakeMs", "settleMs"};
+                                                               "collectMs", "wakeMs", "settleMs", "forwardMs"};
 
 void PoolCore::RecordLatency(const Request& request) {
   if (request.engine < 0 || static_cast<size_t>(request.engine) >= engine_count_) return;
@@ -156,10 +156,12 @@ void PoolCore::RecordLatency(const Request& request) {
   const Clock::time_point unset{};
   const Clock::time_point staged = request.staged == unset ? request.started : request.staged;
   const Clock::time_point launched = request.launched == unset ? staged : request.launched;
+  const Clock::time_point forwarded = request.forwarded == unset ? staged : request.forwarded;
   const Clock::time_point completed = request.completed == unset ? request.finished : request.completed;
   const Clock::time_point drained = request.drained == unset ? now : request.drained;
   const double stages[kStages] = {queue, ms(staged - request.started), ms(launched - staged), ms(completed - launched),
-                                  ms(request.finished - completed), ms(drained - request.finished), ms(now - drained)};
+                                  ms(request.finished - completed), ms(drained - request.finished), ms(now - drained),
+                                  ms(forwarded - staged)};
   std::lock_guard<std::mutex> lock(latency_mutex_);
   for (LatencySet* set : {&pool_latency_, &engine_latency_[request.engine]}) {
     set->queue.Add(queue);

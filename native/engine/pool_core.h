@@ -69,7 +69,7 @@ class PoolCore : public CompletionSink {
   Percentiles SummarizeLatency(int engine, int which) const;  // engine -1: the pool; which 0/1/2: queue/compute/total
   // Where a request's time went, stage by stage (pool-wide): queue, staging, launch, device,
   // collect, wake, settle (see kStageNames).
-  static constexpr int kStages = 7;
+  static constexpr int kStages = 8;
   static const char* const kStageNames[kStages];
   Percentiles SummarizeStage(int stage) const;
   size_t engine_count() const { return engine_count_; }

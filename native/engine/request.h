@@ -50,6 +50,7 @@ struct Request {
   // CUDA engines: inputs' copy queued, forward and outputs' copy queued, the device done (seen
   // by the completion thread). Unset (epoch) on CPU engines.
   Clock::time_point staged;
+  Clock::time_point forwarded;  // the forward call returned (its kernels queued), within launch
   Clock::time_point launched;
   Clock::time_point completed;
   Clock::time_point finished;  // handed to its thread's client

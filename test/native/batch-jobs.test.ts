@@ -153,11 +153,12 @@ describe('stats()', () => {
       expect(stats.latency.totalMs.p50).toBeGreaterThanOrEqual(stats.latency.computeMs.p50 * 0.5);
       // Stage by stage: a CPU engine has no staging, launch or collect; its forward is device time.
       const stages = stats.latency.stages!;
-      expect(Object.keys(stages)).toEqual(['queueMs', 'stagingMs', 'launchMs', 'deviceMs', 'collectMs', 'wakeMs', 'settleMs']);
+      expect(Object.keys(stages)).toEqual(['queueMs', 'stagingMs', 'launchMs', 'deviceMs', 'collectMs', 'wakeMs', 'settleMs', 'forwardMs']);
       for (const l of Object.values(stages)) expect(l.count).toBe(50);
       expect(stages.stagingMs.p99).toBe(0);
       expect(stages.launchMs.p99).toBe(0);
       expect(stages.collectMs.p99).toBe(0);
+      expect(stages.forwardMs.p99).toBe(0);
       expect(stages.deviceMs.p50).toBeCloseTo(stats.latency.computeMs.p50, 6);
       expect(stages.queueMs.p50).toBeCloseTo(stats.latency.queueMs.p50, 6);
     } finally {

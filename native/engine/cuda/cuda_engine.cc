@@ -323,6 +323,7 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
       output = RunForward(std::move(args), std::move(kwargs));
       if (may_pad && !padding_verified_.load(std::memory_order_relaxed)) NoteUnpaddedRows(output, rows);
     }
+    slot->forwarded = Clock::now();
     if (members.size() > 1) {
       std::vector<int64_t> rows;
       for (const RequestPtr& r : members) rows.push_back(r->rows);
@@ -450,6 +451,7 @@ void CudaEngine::Complete(Slot* slot) {
     r.batch_size = static_cast<int>(batch.size());
     r.started = slot->started;
     r.staged = slot->staged;
+    r.forwarded = slot->forwarded;
     r.launched = slot->launched;
     r.completed = slot->completed;
     r.finished = finished;

@@ -51,7 +51,7 @@ class CudaEngine : public Engine {
     StagedBuffers buffers;
     c10::IValue output;  // host tensors, possibly in pinned blocks until Complete
     int64_t rows = 0;    // rows as run (padding included); 0 when unknown
-    Clock::time_point started, staged, launched, completed;
+    Clock::time_point started, staged, forwarded, launched, completed;
   };
 
   // Engine (or load) thread: queues the whole batch on the streams. `unsplittable` is set when
