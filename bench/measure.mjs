@@ -91,6 +91,8 @@ export async function oursVsRaw(pool, { file, device, shape, intArg, threads, it
     torchpool_p99_us: median(ours.map((o) => o.p99_us)),
     raw_p50_us: median(raw.map((o) => o.p50_us)),
     raw_p99_us: median(raw.map((o) => o.p99_us)),
+    // The raw loop's forward call alone (kernels queued), beside the pool's forwardMs stage.
+    raw_forward_p50_us: median(raw.map((o) => o.forward_p50_us ?? NaN)),
   };
 }
 
