@@ -1,5 +1,6 @@
 #include "engine/scheduler.h"
 
+#include <algorithm>
 #include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -210,7 +211,7 @@ bool Scheduler::Take(int engine, Work* work) {
         bool held = false;
         for (;;) {
           const Clock::time_point now_filling = Clock::now();
-          const Clock::time_point fill_until = FillDeadline(engine, head, now_filling);
+          const Clock::time_point fill_until = FillDeadline(engine, *work, now_filling);
           if (rows >= options_.max_batch_rows || closed_ || now_filling >= fill_until) break;
           held = held || (lane.holding && now_filling >= head.enqueued + options_.max_queue_delay);
           lane.state = LaneState::kFilling;
@@ -256,14 +257,16 @@ bool Scheduler::Take(int engine, Work* work) {
   }
 }
 
-Clock::time_point Scheduler::FillDeadline(int engine, const Request& head, Clock::time_point now) {
+Clock::time_point Scheduler::FillDeadline(int engine, const Work& work, Clock::time_point now) {
   LaneData& lane = *lanes_[engine];
-  const Clock::time_point fill_until = head.enqueued + options_.max_queue_delay;
+  const Clock::time_point fill_until = work.batch.front()->enqueued + options_.max_queue_delay;
+  // A hold never makes a member start after its deadline (timeoutMs).
+  Clock::time_point hold_until = lane.hold_until;
+  for (const RequestPtr& member : work.batch) hold_until = std::min(hold_until, member->deadline);
   // Holding makes sense only while every other engine is busy too: an idle one would run the
   // work now.
-  lane.holding = lane.hold_until > now && lane.hold_until > fill_until && !OtherEngineIdleLocked(engine);
-  if (!lane.holding) return fill_until;
-  return lane.hold_until;
+  lane.holding = hold_until > now && hold_until > fill_until && !OtherEngineIdleLocked(engine);
+  return lane.holding ? hold_until : fill_until;
 }
 
 bool Scheduler::OtherEngineIdleLocked(int engine) const {

@@ -112,7 +112,7 @@ class Scheduler {
   void TrimToBucket(LaneData& lane, Work* work, int64_t* rows);
   // When engine `engine`'s fill may end: max_queue_delay after its oldest member, or later
   // while its device is busy and no other engine is idle to take work.
-  Clock::time_point FillDeadline(int engine, const Request& head, Clock::time_point now);
+  Clock::time_point FillDeadline(int engine, const Work& work, Clock::time_point now);
   bool OtherEngineIdleLocked(int engine) const;
   void WakeHoldersLocked();  // an engine went idle: holders launch what they have
   RequestPtr Remove(LaneData& lane, std::deque<RequestPtr>& level, size_t position);

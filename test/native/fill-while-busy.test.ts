@@ -10,7 +10,7 @@ const root = path.resolve(__dirname, '../..');
 
 interface Case { ms: number; batch: number; held: number }
 interface Observed {
-  held: Case; released: Case; full: Case; noHold: Case; otherIdle: Case;
+  held: Case; released: Case; full: Case; noHold: Case; deadline: Case; otherIdle: Case;
   estimate: Record<'unknown' | 'known' | 'idle' | 'late' | 'queued' | 'unseen', number>;
 }
 
@@ -39,6 +39,12 @@ describe('fillWhileBusy: scheduler hold and device-free estimate', () => {
       expect(c.ms).toBeLessThan(1000); // the hold was 5 s
     }
     expect(seen.full.batch).toBe(8);
+  });
+
+  it('never holds a member past its deadline (timeoutMs)', () => {
+    expect(seen.deadline.batch).toBe(1);
+    expect(seen.deadline.ms).toBeGreaterThanOrEqual(9);
+    expect(seen.deadline.ms).toBeLessThan(1000); // the hold was 5 s
   });
 
   it('does not wait without a hold, and stops holding when another engine goes idle', () => {

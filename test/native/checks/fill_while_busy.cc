@@ -128,7 +128,18 @@ int main() {
     }
   });
   const std::string none = Case("noHold", milliseconds(0), [](Scheduler&) {});
-  std::printf("{%s,%s,%s,%s,%s,%s}\n", held.c_str(), released.c_str(), full.c_str(), none.c_str(),
-              OtherEngineIdle().c_str(), Estimate().c_str());
+  // A member with a deadline 10 ms away ends a 5 s hold then (it must start before it).
+  Scheduler timed;
+  timed.Configure(1, Options());
+  RequestPtr due = Make();
+  due->deadline = Clock::now() + milliseconds(10);
+  timed.Submit(due);
+  timed.SetHold(0, Clock::now() + milliseconds(5000));
+  Work deadline_work;
+  const Clock::time_point deadline_start = Clock::now();
+  timed.Take(0, &deadline_work);
+  const std::string deadline = Json("deadline", MillisSince(deadline_start), deadline_work.batch.size(), timed.Lane(0).held);
+  std::printf("{%s,%s,%s,%s,%s,%s,%s}\n", held.c_str(), released.c_str(), full.c_str(), none.c_str(),
+              deadline.c_str(), OtherEngineIdle().c_str(), Estimate().c_str());
   return 0;
 }
