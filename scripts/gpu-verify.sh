@@ -69,7 +69,7 @@ for step in "$@"; do
     mixed) phase mixed 120 node dist/cli.js bench --model mlp --devices cuda:0,cpu --batch 1,8 --concurrency 16,64 \
       --duration 2s --warmup 500ms --no-scaling -q --out bench/data/cli-mixed ;;
     latency) phase latency 150 node bench/gpu-latency.mjs ;;
-    batching) phase batching 200 node bench/gpu-batching.mjs ;;
+    batching) phase batching 260 node bench/gpu-batching.mjs ;;
     aoti-bench) wait_packages; phase aoti-bench 330 node bench/aoti.mjs ;;
     serve) phase serve 200 node bench/serve.mjs ;;
     threads) phase threads 120 node bench/threads.mjs ;;
