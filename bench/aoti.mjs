@@ -6,10 +6,9 @@
 // Python torch that makes them. Writes bench/data/aoti-gpu.json.   node bench/aoti.mjs [--quick]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
-import { median, root, torchpoolLatency } from './measure.mjs';
+import { gpuMachine, median, root, torchpoolLatency } from './measure.mjs';
 
 const { InferencePool, buildInfo, listDevices } = torchpool;
 const quick = process.argv.includes('--quick');
@@ -27,7 +26,7 @@ if (made.status !== 0) process.exit(made.status ?? 1);
 const out = path.join(root, 'bench', 'data', 'aoti-gpu.json');
 function save() {
   fs.writeFileSync(out, JSON.stringify({
-    machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, gpu: `${gpu.name}`, node: process.version, libtorch: buildInfo().torchVersion },
+    machine: gpuMachine(gpu, buildInfo().torchVersion),
     command: `node bench/aoti.mjs${quick ? ' --quick' : ''}`,
     setup: `ResNet-50 (224x224), one request at a time, host Float32Array in and out, median p50 of ${repeats} runs; fp16 packages cast inside (float32 in and out); TorchScript rows: torchpool on a trace of the same module (precision fp16 for the fp16 rows)`,
     rows,

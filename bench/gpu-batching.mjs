@@ -8,11 +8,10 @@
 // of the GPU (64 callers), as in the GPU suite, with the engines as they are now.
 // Writes bench/data/gpu-batching.json.   node bench/gpu-batching.mjs [--quick]
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
 import { engineScaling } from './gpu.mjs';
-import { root } from './measure.mjs';
+import { gpuMachine, root } from './measure.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
 const { runConfig } = await import('../dist/bench/load.js');
@@ -64,7 +63,7 @@ for (const concurrency of [16, 64]) {
 const scaling = await engineScaling({ device: gpu.id, model, quick });
 const out = path.join(root, 'bench', 'data', 'gpu-batching.json');
 fs.writeFileSync(out, JSON.stringify({
-  machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, gpu: gpu.name, node: process.version, libtorch: buildInfo().torchVersion },
+  machine: gpuMachine(gpu, buildInfo().torchVersion),
   command: `node bench/gpu-batching.mjs${quick ? ' --quick' : ''}`,
   setup: `ResNet-50 fp16 channels-last, maxBatchSize 32, maxQueueDelayMicros 200, warmup [1, 3, 224, 224] (every graph bucket captured at load); each caller keeps one batch-1 request in flight; 1 s warmup, ${quick ? 2 : 6} s measured`,
   rows,

@@ -4,10 +4,9 @@
 // The tiny model shows the fixed cost per request; ResNet-50 fp16 at batch 8 a real one.
 // Writes bench/data/gpu-latency.json.   node bench/gpu-latency.mjs [--quick]
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
-import { oursVsRaw, root } from './measure.mjs';
+import { gpuMachine, oursVsRaw, root } from './measure.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
 const quick = process.argv.includes('--quick');
@@ -50,7 +49,7 @@ for (const c of cases) {
 }
 const out = path.join(root, 'bench', 'data', 'gpu-latency.json');
 fs.writeFileSync(out, JSON.stringify({
-  machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, gpu: gpu.name, node: process.version, libtorch: buildInfo().torchVersion },
+  machine: gpuMachine(gpu, buildInfo().torchVersion),
   command: `node bench/gpu-latency.mjs${quick ? ' --quick' : ''}`,
   setup: `one request at a time, median p50 of ${repeats} runs, torchpool and the raw C++ loop alternating; the raw loop copies from pageable memory on the default stream`,
   rows,

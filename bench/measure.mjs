@@ -2,6 +2,7 @@
 // C++ baseline and Python peers run as child processes on the same model file.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,6 +55,11 @@ export async function torchpoolThroughput(pool, { shape, intArg, requests, concu
   await run(requests);
   const seconds = (performance.now() - start) / 1000;
   return { requests_per_s: requests / seconds, items_per_s: (requests * shape[0]) / seconds, seconds };
+}
+
+/** The machine line of a standalone GPU bench's data file. */
+export function gpuMachine(gpu, torchVersion) {
+  return { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, gpu: gpu.name, node: process.version, libtorch: torchVersion };
 }
 
 /** The same forward in a C++ loop (bench/native/raw_forward.cc). */

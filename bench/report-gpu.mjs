@@ -48,11 +48,16 @@ export function gpuSection(gpu, { us, ratio, table, machine }) {
   return out;
 }
 
-/** bench/data/gpu-latency.json (bench/gpu-latency.mjs): what each latency knob buys against raw. */
-export function latencyKnobsSection(data, { us, table }) {
-  const out = ['### One request at a time: what each option buys against the raw C++ loop', '',
+/** The heading of a section made from one standalone GPU bench's data file (machine, command, setup). */
+function runHeader(title, data) {
+  return [`### ${title}`, '',
     `- Date: ${data.machine.date}; ${data.machine.gpu}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}`,
     `- Command: \`${data.command}\`; ${data.setup}.`, ''];
+}
+
+/** bench/data/gpu-latency.json (bench/gpu-latency.mjs): what each latency knob buys against raw. */
+export function latencyKnobsSection(data, { us, table }) {
+  const out = runHeader('One request at a time: what each option buys against the raw C++ loop', data);
   // Measured since forwardMs was added: the forward call alone, ours (engine thread) and raw's.
   const forward = data.rows.every((r) => r.stages_p50_us.forwardMs !== undefined && Number.isFinite(r.raw_forward_p50_us));
   out.push(table(['Model, shape', 'Options', 'torchpool p50', 'raw C++ p50', 'overhead', 'raw / torchpool', 'launch stage p50',
@@ -66,9 +71,7 @@ export function latencyKnobsSection(data, { us, table }) {
 
 /** bench/data/gpu-batching.json (bench/gpu-batching.mjs): graphs under dynamic batching, fillWhileBusy off and on. */
 export function batchingSection(data, { ratio, table }) {
-  const out = ['### Graphs under load: fillWhileBusy and allocInput (ResNet-50 fp16, concurrent batch-1 callers)', '',
-    `- Date: ${data.machine.date}; ${data.machine.gpu}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}`,
-    `- Command: \`${data.command}\`; ${data.setup}.`, ''];
+  const out = runHeader('Graphs under load: fillWhileBusy and allocInput (ResNet-50 fp16, concurrent batch-1 callers)', data);
   const base = (c) => data.rows.find((r) => r.concurrency === c && r.config === 'eager batching');
   out.push(table(['Callers', 'Configuration', 'requests/s', 'vs eager batching', 'p50', 'p99', 'mean batch', 'batches held', 'padded rows'],
     data.rows.map((r) => [r.concurrency, r.config, r.requests_per_s.toFixed(0), ratio(r.requests_per_s, base(r.concurrency)?.requests_per_s),
