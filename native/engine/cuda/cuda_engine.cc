@@ -131,9 +131,13 @@ void CudaEngine::BeforeTake() {
   slot_freed_.wait(lock, [this] { return !free_slots_.empty(); });
   // With a batch still on the device, a partial batch may keep filling until the device is
   // about to be free. Set under slots_mutex_, so ReturnSlot's release cannot come before it.
+  // No hold now and none set before (the common case for a lone request): the scheduler's lock
+  // is not taken.
   if (config_.execution.fill_while_busy) {
     const int in_flight = static_cast<int>(slots_.size() - free_slots_.size());
-    scheduler_->SetHold(config_.index, busy_.LaunchAt(in_flight, Clock::now()));
+    const Clock::time_point hold = busy_.LaunchAt(in_flight, Clock::now());
+    if (hold != Clock::time_point() || hold_set_) scheduler_->SetHold(config_.index, hold);
+    hold_set_ = hold != Clock::time_point();
   }
 }
 

@@ -91,6 +91,7 @@ class CudaEngine : public Engine {
   std::vector<Slot*> free_slots_;
   std::deque<Slot*> submitted_;
   BusyEstimate busy_;  // fillWhileBusy: when the device can take the next batch (slots_mutex_)
+  bool hold_set_ = false;  // engine thread: the last SetHold was a hold (not cleared since)
   bool stopping_ = false;
   std::thread completion_thread_;
   Clock::time_point last_completed_;  // completion thread: busy time counts overlap once
