@@ -6,10 +6,11 @@ Prints one JSON line.
 """
 import argparse
 import json
-import time
 
 import torch
 import torch._inductor
+
+from torch_python import measure  # beside this file
 
 
 def main():
@@ -23,21 +24,8 @@ def main():
     shape = [int(d) for d in args.shape.split(",")]
     x = torch.rand(shape)
     model = torch._inductor.aoti_load_package(args.package)
-
-    def step():
-        return model(x.to(args.device)).cpu()
-
-    with torch.inference_mode():
-        for _ in range(args.warmup):
-            step()
-        micros = []
-        for _ in range(args.iters):
-            start = time.perf_counter()
-            step()
-            micros.append((time.perf_counter() - start) * 1e6)
-    micros.sort()
-    pick = lambda p: micros[min(len(micros) - 1, round(p * (len(micros) - 1)))]
-    print(json.dumps({"torch": torch.__version__, "p50_us": pick(0.5), "p99_us": pick(0.99), "iters": args.iters}))
+    # The same timing loop as the TorchScript and eager peers (the output is float32 already).
+    print(json.dumps({"torch": torch.__version__, **measure(model, x, args.iters, args.warmup, args.device)}))
 
 
 if __name__ == "__main__":
