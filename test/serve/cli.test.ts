@@ -86,10 +86,13 @@ describe('torchpool serve (CLI)', () => {
     const body = JSON.stringify({ inputs: [jsonInput('x', [1, 256], 'FP32', new Array(256).fill(0.25))] });
     for (const batching of ['32', '0']) {
       const server = await serve(['--model', `mlp=mlp`, '--max-batch-size', batching]);
-      const result = await autocannon({ url: `${server.url}/v2/models/mlp/infer`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration: 1 });
-      expect(result.non2xx).toBe(0);
+      const result = await autocannon({ url: `${server.url}/v2/models/mlp/infer`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, amount: 200 });
+      // A fixed request count, not a duration: on a shared 2-core VM a one-second run can
+      // finish fewer requests than any threshold, and speed is the benches' job.
       expect(result.errors).toBe(0);
-      expect(result.requests.total).toBeGreaterThan(50);
+      expect(result.timeouts).toBe(0);
+      expect(result.non2xx).toBe(0);
+      expect(result['2xx']).toBe(200);
       server.process.kill('SIGTERM');
       expect(await server.exit).toBe(0);
     }
