@@ -149,14 +149,15 @@ CudaEngine::Slot* CudaEngine::AcquireSlot() {
   return slot;
 }
 
-void CudaEngine::ReturnSlot(Slot* slot) {
+void CudaEngine::ReturnSlot(Slot* slot, bool ran) {
   {
     std::lock_guard<std::mutex> lock(slots_mutex_);
+    const bool fill = config_.execution.fill_while_busy;
+    // A batch the device ran teaches the estimate its device time (under the lock that guards it).
+    if (ran && fill) busy_.Completed(slot->rows, slot->started, slot->launched, slot->completed);
     free_slots_.push_back(slot);
     // The device has nothing of ours left: a batch being held for it can go now.
-    if (free_slots_.size() == slots_.size() && scheduler_ != nullptr && config_.execution.fill_while_busy) {
-      scheduler_->ReleaseHold(config_.index);
-    }
+    if (fill && free_slots_.size() == slots_.size() && scheduler_ != nullptr) scheduler_->ReleaseHold(config_.index);
   }
   slot_freed_.notify_all();
 }
@@ -164,7 +165,7 @@ void CudaEngine::ReturnSlot(Slot* slot) {
 void CudaEngine::Submit(Slot* slot) {
   {
     std::lock_guard<std::mutex> lock(slots_mutex_);
-    if (slot->status.ok()) busy_.Launched(slot->rows, slot->launched);
+    if (slot->status.ok() && config_.execution.fill_while_busy) busy_.Launched(slot->rows, slot->launched);
     submitted_.push_back(slot);
   }
   slot_submitted_.notify_one();
@@ -435,11 +436,11 @@ void CudaEngine::Complete(Slot* slot) {
   std::vector<RequestPtr>& batch = slot->batch;
   Status status = std::move(slot->status);
   c10::IValue output;
-  if (status.ok()) {
+  const bool ran = status.ok();  // launched: the device ran it
+  if (ran) {
     status = Collect(slot, &output);
     in_flight_.fetch_sub(static_cast<int>(batch.size()), std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(slots_mutex_);
-    busy_.Completed(status.ok() ? slot->rows : 0, slot->started, slot->launched, slot->completed);
+    if (!status.ok()) slot->rows = 0;  // a device error: its time says nothing of the batch's cost
   }
   const Clock::time_point finished = Clock::now();
   std::vector<c10::IValue> parts;
@@ -469,7 +470,7 @@ void CudaEngine::Complete(Slot* slot) {
   last_completed_ = finished;
   Finish(batch, from < finished ? finished - from : Clock::duration::zero());
   batch.clear();
-  ReturnSlot(slot);
+  ReturnSlot(slot, ran);
 }
 
 void CudaEngine::CompletionLoop() {

@@ -74,7 +74,8 @@ class CudaEngine : public Engine {
 
   Slot* AcquireSlot();  // blocks while pipelineDepth batches are in flight
   void Submit(Slot* slot);
-  void ReturnSlot(Slot* slot);
+  // `ran`: the slot's batch was launched and completed (Complete), so its times are real.
+  void ReturnSlot(Slot* slot, bool ran = false);
 
   c10::DeviceIndex device_index_;
   c10::cuda::CUDAStream compute_stream_;
