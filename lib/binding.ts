@@ -3,6 +3,7 @@
  * A failed load becomes a TorchpoolError that says what is missing and how to fix it.
  * @module
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCodes, TorchpoolError } from './errors.js';
 import type { EngineUnhealthyEvent } from './events.js';
@@ -159,7 +160,7 @@ export function nativeBinding(): NativeBinding {
 }
 
 /** Turns a dlopen / node-gyp-build failure into an explanation with a fix. */
-export function explainLoadFailure(error: unknown): string {
+export function explainLoadFailure(error: unknown, root = packageRoot): string {
   const message = error instanceof Error ? error.message : String(error);
   const where = `${process.platform}-${process.arch}, Node ${process.versions.node}, N-API ${process.versions.napi}`;
   const head = 'torchpool: the native addon could not be loaded';
@@ -192,10 +193,21 @@ export function explainLoadFailure(error: unknown): string {
     );
   }
   if (/No native build was found/.test(message)) {
+    // The install script makes build/ as soon as it starts building: without it, it never ran.
+    if (!fs.existsSync(path.join(root, 'build'))) {
+      return (
+        `${head}: it was never built, because its install script did not run (npm skips the install scripts of ` +
+        'dependencies that package.json\'s "allowScripts" does not approve, and --ignore-scripts skips them all). ' +
+        'Approve and build it: `npm install-scripts approve torchpool && npm rebuild torchpool` (or just ' +
+        '`npm rebuild torchpool`, which builds it once; needs cmake, a C++17 compiler and libtorch; see the README, ' +
+        `"Installing in your project").\n(${where}; original error: ${message})`
+      );
+    }
     return (
-      `${head}: there is no prebuild for ${where} and no local build. Build it from source with ` +
-      '`npm rebuild torchpool` (needs cmake, a C++17 compiler and libtorch; see the README, ' +
-      `"Building from source").\n(original error: ${message})`
+      `${head}: there is no prebuild for ${where} and no finished local build (the build in ${path.join(root, 'build')} ` +
+      'failed or was interrupted: its output is in the install log). Fix what it reported and build it again with ' +
+      '`npm rebuild torchpool` (needs cmake, a C++17 compiler and libtorch; see the README, "Building from source").' +
+      `\n(original error: ${message})`
     );
   }
   return `${head} (${where}): ${message}`;

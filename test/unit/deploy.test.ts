@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { parseServeArgs } from '../../dist/serve/index.js';
+import { parseServeArgs, protoDir } from '../../dist/serve/index.js';
 
 const root = path.resolve(__dirname, '../..');
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -73,6 +73,39 @@ describe('deployment recipes', () => {
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(text)![1]!) as string[];
     expect(cmd.slice(0, 1)).toEqual(['serve']);
     expect(cmd[cmd.indexOf('--port') + 1]).toBe('8000');
-    for (const copied of ['dist', 'build/Release', 'node_modules']) expect(text).toContain(`/app/${copied}`);
+  });
+
+  it('Dockerfile: the image runs the packed tarball as users install it, which holds everything serve needs at run time', () => {
+    // Instructions per stage, with continuation lines joined.
+    const text = fs.readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+    const stages: string[][] = [];
+    for (const line of text.split('\n')) {
+      if (/^\s*(#|$)/.test(line)) continue;
+      if (/^FROM /.test(line)) stages.push([]);
+      stages.at(-1)?.push(line.trim());
+    }
+    const [build, runtime] = [stages.at(-2)!, stages.at(-1)!];
+    const runs = (stage: string[]) => stage.filter((l) => l.startsWith('RUN ')).join(' && ');
+    // The build stage makes the package with npm pack, the addon inside it as a prebuild.
+    expect(runs(build)).toMatch(/npm run prebuildify && .*npm pack --pack-destination \/pkg/);
+    // The runtime stage takes only Node, npm and the tarball from it: no dist/, build/ or node_modules of the source tree.
+    const copies = runtime.filter((l) => l.startsWith('COPY '));
+    expect(copies.map((l) => l.split(/\s+/)[2])).toEqual(['/usr/local/bin/node', '/usr/local/lib/node_modules/npm', '/pkg/']);
+    for (const c of copies) expect(c).toMatch(/^COPY --from=build /);
+    expect(runs(runtime)).toMatch(/npm install --omit=dev .*\/pkg\/torchpool-\*\.tgz/);
+    expect(runs(runtime)).toMatch(/node node_modules\/torchpool\/dist\/cli\.js info/);
+    expect(runtime).toContain('WORKDIR /app');
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(text)![1]!) as string[];
+    expect(entrypoint).toEqual(['node', '/app/node_modules/torchpool/dist/cli.js']);
+
+    // What the installed package reads at run time is in its `files`: the JS, the gRPC .proto
+    // files (serve --grpc-port) and the prebuilt addon. (test/package/install.test.ts installs
+    // the real tarball and starts serve with gRPC from it.)
+    const files = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] }).files;
+    const shipped = (p: string) => files.some((f) => p === f || p.startsWith(f.endsWith('/') ? f : `${f}/`));
+    expect(path.relative(root, protoDir)).toBe('proto');
+    for (const needed of ['dist/cli.js', 'proto/grpc_predict_v2.proto', 'proto/model_repository.proto', 'prebuilds/linux-x64/torchpool.node']) {
+      expect(shipped(needed), needed).toBe(true);
+    }
   });
 });

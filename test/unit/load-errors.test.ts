@@ -19,10 +19,22 @@ function realLoadError(setup: (dir: string) => void): unknown {
 }
 
 describe('explainLoadFailure', () => {
-  it('explains a package with no build and no prebuild (a real node-gyp-build failure)', () => {
-    const message = explainLoadFailure(realLoadError(() => {}));
-    expect(message).toMatch(/no prebuild for linux-x64.*no local build/);
+  it('says that the install script did not run when there is no build at all, and how to approve it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchpool-load-'));
+    const message = explainLoadFailure(realLoadError(() => {}), dir);
+    expect(message).toMatch(/never built, because its install script did not run/);
+    expect(message).toContain('allowScripts');
+    expect(message).toContain('npm install-scripts approve torchpool && npm rebuild torchpool');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says that the build failed when it started but left no addon', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchpool-load-'));
+    fs.mkdirSync(path.join(dir, 'build'));
+    const message = explainLoadFailure(realLoadError(() => {}), dir);
+    expect(message).toMatch(/no prebuild for linux-x64.*no finished local build/);
     expect(message).toContain('npm rebuild torchpool');
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it.each([
