@@ -145,5 +145,16 @@ describe('the packed package', () => {
     expect(child.stderr).toContain('ERR_TORCHPOOL_NATIVE_LOAD');
     expect(child.stderr).toMatch(/install script did not run/);
     expect(child.stderr).toContain('npm rebuild torchpool');
+
+    // A prebuild that matches the machine's libtorch needs no install script: the addon built
+    // above, placed where prebuildify puts it, loads as it is, and the install script keeps it.
+    const installed = path.join(skipped, 'node_modules', 'torchpool');
+    const built = path.join(project, 'node_modules', 'torchpool', 'build', 'Release', 'torchpool.node');
+    fs.mkdirSync(path.join(installed, 'prebuilds', 'linux-x64'), { recursive: true });
+    fs.copyFileSync(built, path.join(installed, 'prebuilds', 'linux-x64', 'torchpool.node'));
+    const loaded = run(process.execPath, ['-e', "console.log(require('torchpool').listDevices()[0].id)"], skipped, runEnv, 60_000);
+    expect(loaded.stdout.trim()).toBe('cpu');
+    const script = run(process.execPath, [path.join(installed, 'scripts', 'install.js')], installed, runEnv, 60_000);
+    expect(fs.existsSync(path.join(installed, 'build')), `${script.stdout}${script.stderr}`).toBe(false);
   });
 });
