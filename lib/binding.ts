@@ -6,146 +6,55 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCodes, TorchpoolError } from './errors.js';
-import type { EngineUnhealthyEvent } from './events.js';
-import type { LoadPlan } from './options.js';
-import type { CudaEngineStats, LatencyStats, ThreadStats } from './stats.js';
+import type { NativeBinding } from './native-types.js';
+import type { OpenMpSettings } from './stats.js';
 
-/** Facts about the libtorch the addon was built against. */
-export interface BuildInfo {
-  torchVersion: string;
-  torchOrigin: string;
-  cuda: boolean;
-  napiVersion: number;
-  parallelInfo: string;
-  /** Whether this build runs AOTInductor packages (.pt2): libtorch 2.6 or later. */
-  aoti: boolean;
-  /** Extension libraries loaded in this process so far. */
-  extensions: string[];
-}
-
-export interface NativeCudaDevice {
-  index: number;
-  name: string;
-  totalMemory: number;
-  freeMemory: number;
-  computeCapability: string;
-  multiprocessors: number;
-}
-
-export interface NativeCudaQuery {
-  devices: NativeCudaDevice[];
-  note: string;
-  runtimeVersion: number;
-  driverVersion: number;
-}
-
-export interface NativeEngineStats {
-  index: number;
-  device: string;
-  instance: number;
-  threads: number;
-  healthy: boolean;
-  requests: number;
-  batches: number;
-  failures: number;
-  retried: number;
-  stolen: number;
-  heldBatches: number;
-  busyMs: number;
-  inFlight: number;
-  queueDepth: number;
-  latency: LatencyStats;
-  cuda?: CudaEngineStats;
-}
-
-/**
- * Process-wide libtorch switches as torchpool set them: the first pool that names one applies
- * it; null when no pool has.
- */
-export interface ProcessSettings {
-  cudnnBenchmark: boolean | null;
-  allowTF32: boolean | null;
-}
-
-export interface NativePoolStats {
-  engines: NativeEngineStats[];
-  threads: ThreadStats[];
-  uptimeMs: number;
-  /** Whether the engines were closed (by the owner, or because its thread exited). */
-  closed: boolean;
-  processSettings: ProcessSettings;
-  queueDepth: number;
-  inFlight: number;
-  completed: number;
-  failed: number;
-  batchingEnabled: boolean;
-  batchingDisabledReason: string;
-  latency: LatencyStats;
-}
-
-export interface NativeSignature {
-  inputs: { name: string; type: string; optional: boolean }[];
-  output: string;
-  format: 'torchscript' | 'aoti';
-  metadata: Record<string, string>;
-}
-
-export interface NativeLoadOptions extends LoadPlan {
-  model: string | Buffer;
-}
-
-/** `(name, details)`: engine health changes, reported on the JS thread. */
-export type NativeEventHandler = (name: 'engineUnhealthy', details: EngineUnhealthyEvent) => void;
-
-export interface NativePool {
-  /** Resolves with warnings about process-wide settings this pool asked for but could not change. */
-  load(options: NativeLoadOptions): Promise<{ warnings: string[]; format: 'torchscript' | 'aoti' }>;
-  /** Connects to the engines behind a share() token; throws CLOSED when they are gone. */
-  attach(token: number): void;
-  /** The token of this pool's engines in this process. */
-  share(): number;
-  /** Throws synchronously for bad input, QUEUE_FULL and NO_DEVICE; nothing is queued then. */
-  infer(
-    args: readonly unknown[],
-    kwargs: object | null,
-    id: number,
-    priority: number,
-    timeoutMs: number,
-    batchable: boolean,
-  ): Promise<unknown>;
-  /** Settles the requests engines have finished (called from the scheduleDrain callback). */
-  drain(): void;
-  /** Settles a still-queued request with ABORTED or TIMEOUT; false if it already started. */
-  cancel(id: number, code: 'ABORTED' | 'TIMEOUT'): boolean;
-  /** The first call returns the promise of the shutdown; a later close(false) rejects what is still queued. */
-  close(drain: boolean): Promise<void> | undefined;
-  stats(): NativePoolStats;
-  /** Whether the engines were closed (by the owner, or because its thread exited). */
-  closed(): boolean;
-  signature(): NativeSignature;
-}
-
-export interface NativeBinding {
-  NativePool: new (onEvent: NativeEventHandler, scheduleDrain: () => void, threadId: number) => NativePool;
-  setErrorFactory(factory: (code: string, message: string) => Error): void;
-  buildInfo(): BuildInfo;
-  listCudaDevices(): NativeCudaQuery;
-  builtinModelNames(): string[];
-  writeBuiltinModel(name: string, file: string, seed: number): Promise<void>;
-  /** A close-on-exec duplicate of a file descriptor (serve --threads shares one listening socket). */
-  dupFd(fd: number): number;
-  /** Page-locked host memory made on a CUDA device, owned by the returned buffer (pool.allocInput). */
-  allocPinned(bytes: number, device: number): { buffer?: ArrayBuffer; reason?: string };
-}
+export type { BuildInfo, NativeBinding, NativePool, NativePoolStats, NativeSignature } from './native-types.js';
 
 /** The package root, where build/ and prebuilds/ live (this file is in dist/). */
 export const packageRoot = path.resolve(__dirname, '..');
 
 let loaded: NativeBinding | undefined;
 
+/**
+ * How OpenMP threads wait once a forward is done, unless the environment already says: they
+ * sleep instead of spinning. A spinning team keeps the cores busy for a while after every
+ * forward (libgomp's default spin is about 300,000 iterations; Intel OpenMP's KMP_BLOCKTIME is
+ * 200 ms), exactly when the JS thread needs a core to settle the results and submit the next
+ * requests (bench/openmp-wait.mjs, BENCHMARKS.md). The runtimes read these variables when they
+ * start, so they are set before libtorch loads, for the whole process (its child processes
+ * inherit them). A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT / KMP_BLOCKTIME are kept.
+ */
+const OPENMP_DEFAULTS: readonly { name: string; value: string; unlessSet: readonly string[] }[] = [
+  { name: 'OMP_WAIT_POLICY', value: 'PASSIVE', unlessSet: ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT'] },
+  { name: 'KMP_BLOCKTIME', value: '0', unlessSet: ['KMP_BLOCKTIME', 'OMP_WAIT_POLICY'] },
+];
+
+let openmp: OpenMpSettings | undefined;
+
+function applyOpenMpDefaults(): void {
+  const isSet = (name: string) => process.env[name] !== undefined && process.env[name] !== '';
+  const wanted = OPENMP_DEFAULTS.filter(({ unlessSet }) => !unlessSet.some(isSet));
+  for (const { name, value } of wanted) process.env[name] = value;
+  const setByTorchpool = wanted.map(({ name }) => name);
+  openmp = { setByTorchpool };
+  for (const name of ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME'] as const) {
+    const value = process.env[name];
+    if (value !== undefined && value !== '') openmp[name] = value;
+  }
+}
+
+/** The OpenMP wait settings the process loaded the addon with (stats().processSettings.openmp). */
+export function openMpSettings(): OpenMpSettings {
+  nativeBinding();
+  return { ...(openmp as OpenMpSettings), setByTorchpool: [...(openmp as OpenMpSettings).setByTorchpool] };
+}
+
 /** The native addon, loaded on first use. */
 export function nativeBinding(): NativeBinding {
   if (loaded) return loaded;
+  // Before libtorch (and its OpenMP runtime) loads; once per process (a worker thread shares it).
+  if (!openmp) applyOpenMpDefaults();
   let addon: NativeBinding;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -4,11 +4,13 @@
  */
 export { InferencePool } from './pool.js';
 export type { ModelSignature, CloseOptions, InferBatchOptions, SharedPoolToken } from './pool.js';
-export type { InferencePoolOptions, BatchingSettings, ModelFormat } from './options.js';
+export type { InferencePoolOptions, ModelFormat } from './options.js';
 export type { InferOptions } from './request-control.js';
-export type { ExecutionOptions, Precision, OutputDtype, WarmupInput } from './execution.js';
-export type { PoolStats, EngineStats, ThreadStats, CudaEngineStats, LatencyStats, LatencyPercentiles } from './stats.js';
-export type { ProcessSettings } from './binding.js';
+export type { ExecutionOptions, Precision, OutputDtype, WarmupInput, TorchScriptOptions } from './execution.js';
+export type {
+  PoolStats, EngineStats, ThreadStats, CudaEngineStats, LatencyStats, LatencyPercentiles, BatchingSettings, ProcessSettings,
+  BucketStats, FirstShapeStats,
+} from './stats.js';
 export type { MapOptions, MapProgress, MapResult } from './batch-jobs.js';
 export { channels } from './events.js';
 export type { InferencePoolEvents, EngineUnhealthyEvent, QueueFullEvent } from './events.js';

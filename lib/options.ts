@@ -5,8 +5,11 @@
 import * as path from 'node:path';
 import { defaultThreadsPerEngine, type DeviceSelection, resolveDevices } from './devices.js';
 import { invalidArg } from './errors.js';
-import { type ExecutionOptions, type ExecutionPlan, planExecution } from './execution.js';
-import { checkBoolean, checkPositiveInteger } from './validate.js';
+import { EXECUTION_OPTION_KEYS, type ExecutionOptions, planExecution } from './execution.js';
+import type { LoadPlan } from './native-types.js';
+
+export type { LoadPlan } from './native-types.js';
+import { checkBoolean, checkKnownKeys, checkPositiveInteger } from './validate.js';
 
 /** Options of {@link InferencePool.create}; the execution options (precision, CUDA) are in {@link ExecutionOptions}. */
 /** What kind of model `model` is; `'auto'` reads it from the file's layout. */
@@ -78,38 +81,6 @@ export interface InferencePoolOptions extends ExecutionOptions {
   unhealthyAfter?: number;
 }
 
-/** What the native loader receives: one entry per engine. */
-export interface LoadPlan {
-  format: ModelFormat;
-  modelName?: string;
-  extensions: string[];
-  devices: string[];
-  instances: number[];
-  threads: number[];
-  optimize: boolean;
-  unhealthyAfter: number;
-  execution: ExecutionPlan;
-  cudnnBenchmark?: boolean;
-  allowTF32?: boolean;
-  scheduler: {
-    maxBatchSize: number;
-    maxQueueDelayMicros: number;
-    spinMicros: number;
-    maxQueueSize: number;
-    priorityAgingMs: number;
-    batchBuckets: number[];
-  };
-}
-
-/** The batching settings in effect, as reported by stats(). */
-export interface BatchingSettings {
-  enabled: boolean;
-  maxBatchSize: number;
-  maxQueueDelayMicros: number;
-  /** Set when batching turned itself off (the model's output could not be split per request). */
-  disabledReason?: string;
-}
-
 /** `extensions` and `TORCHPOOL_EXTENSIONS`, checked; absolute paths, in order, each once. */
 function planExtensions(value: unknown): string[] {
   if (value !== undefined && (!Array.isArray(value) || value.some((p) => typeof p !== 'string' || p.length === 0))) {
@@ -127,8 +98,19 @@ function checkNonNegative(value: unknown, where: string, max: number): number | 
   return value;
 }
 
+/** Every key of {@link InferencePoolOptions}: an options object with any other key is refused. */
+export const POOL_OPTION_KEYS: readonly string[] = [
+  ...Object.keys({
+    model: true, format: true, modelName: true, extensions: true, devices: true, instancesPerDevice: true,
+    threadsPerEngine: true, optimize: true, batching: true, maxBatchSize: true, maxQueueDelayMicros: true,
+    spinMicros: true, maxQueueSize: true, priorityAgingMs: true, unhealthyAfter: true,
+  } satisfies Record<Exclude<keyof InferencePoolOptions, keyof ExecutionOptions>, true>),
+  ...EXECUTION_OPTION_KEYS,
+];
+
 /** Checks every scheduling option and fills in the defaults. Throws ERR_TORCHPOOL_INVALID_ARG. */
 export function planEngines(options: InferencePoolOptions): LoadPlan {
+  checkKnownKeys(options, POOL_OPTION_KEYS, 'options');
   const instances = checkPositiveInteger(options.instancesPerDevice, 'options.instancesPerDevice', 64) ?? 1;
   const threads = checkPositiveInteger(options.threadsPerEngine, 'options.threadsPerEngine', 1024);
   const optimize = checkBoolean(options.optimize, 'options.optimize') ?? false;
@@ -186,8 +168,8 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
       spinMicros: Math.round(spinMicros),
       maxQueueSize,
       priorityAgingMs,
-      // The batcher knows the graph buckets: a batch just over one gives back its overflow.
-      batchBuckets: execution.graphBatchSizes,
+      // The batcher knows the buckets engines pad to: a batch just over one gives back its overflow.
+      batchBuckets: execution.bucketsOnCpu || devices.some((d) => d !== 'cpu') ? execution.batchBuckets : [],
     },
   };
 }

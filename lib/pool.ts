@@ -12,11 +12,12 @@ import { concatRows, type MapOptions, mapOrdered, type MapResult, splitRows } fr
 import { ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
 import { type EngineUnhealthyEvent, type InferencePoolEvents, publish } from './events.js';
 import { type InferencePoolOptions, type LoadPlan, planEngines } from './options.js';
-import { abortedError, checkInferOptions, controlled, type InferOptions, NO_CONTROL, type RequestControl } from './request-control.js';
-import { type PoolStats, StatsTracker } from './stats.js';
+import { abortedError, checkInferOptions, controlled, INFER_OPTION_KEYS, type InferOptions, NO_CONTROL, type RequestControl } from './request-control.js';
+import type { PoolStats } from './stats.js';
+import { StatsTracker } from './stats-tracker.js';
 import { allocPinnedTensor, type PinnedTensor } from './pinned-input.js';
 import type { Dtype, InferInputs, InferOutput } from './tensor.js';
-import { checkBoolean, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
+import { checkBoolean, checkKnownKeys, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
 
 /**
  * The model's forward() as TorchScript describes it. For an AOTInductor package: positional
@@ -56,6 +57,9 @@ export interface SharedPoolToken {
   readonly plan: { readonly devices: readonly string[]; readonly scheduler: LoadPlan['scheduler'] };
 }
 
+const INFER_BATCH_OPTION_KEYS = [...INFER_OPTION_KEYS, 'chunkSize'];
+const MAP_OPTION_KEYS = Object.keys({ concurrency: true, onProgress: true, signal: true, priority: true, timeoutMs: true } satisfies Record<keyof MapOptions, true>);
+
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
 
@@ -76,6 +80,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   readonly #signature: NativeSignature;
   readonly #stats = new StatsTracker();
   #nextId = 0;
+  #loadMs: number | undefined;
   #healthyEngines: number;
   #closing: Promise<void> | undefined;
 
@@ -108,10 +113,12 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
       throw invalidArg('options.model', 'a file path or the bytes of a TorchScript model or AOTInductor package', model);
     }
     const plan = planEngines(options);
+    const started = performance.now();
     const { native, holder } = InferencePool.#newNative();
     const { warnings } = await native.load({ model: nativeModel, ...plan });
     for (const warning of warnings) process.emitWarning(`torchpool: ${warning}`, { code: 'TORCHPOOL_PROCESS_SETTING' });
     holder.pool = new InferencePool(native, { devices: plan.devices, scheduler: plan.scheduler }, true, plan.devices.length);
+    holder.pool.#loadMs = performance.now() - started;
     return holder.pool;
   }
 
@@ -253,7 +260,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   async inferBatch<T = InferOutput>(inputs: InferInputs, options?: InferBatchOptions): Promise<T> {
     options = checkOptionsObject(options);
     const chunkSize = checkPositiveInteger(options.chunkSize, 'options.chunkSize');
-    const control = { ...checkInferOptions(options), batchable: false };
+    const control = { ...checkInferOptions(options, INFER_BATCH_OPTION_KEYS), batchable: false };
     const { chunks, rows } = splitRows(inputs, chunkSize, this.#healthyEngines);
     const outputs = await Promise.all(chunks.map((chunk) => this.#submit(chunk, control)));
     return concatRows(outputs, rows) as T;
@@ -273,6 +280,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     options?: MapOptions,
   ): AsyncGenerator<MapResult<T>, void, undefined> {
     options = checkOptionsObject(options);
+    checkKnownKeys(options, MAP_OPTION_KEYS, 'options');
     if (items === null || typeof items !== 'object' || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
       throw invalidArg('items', 'an iterable or async iterable of inputs', items);
     }
@@ -316,7 +324,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   stats(): PoolStats {
     const { maxBatchSize, maxQueueDelayMicros } = this.#plan.scheduler;
     const raw = this.#native.stats();
-    return this.#stats.snapshot(raw, { maxBatchSize, maxQueueDelayMicros }, this.#closing !== undefined || raw.closed);
+    return this.#stats.snapshot(raw, { maxBatchSize, maxQueueDelayMicros }, this.#closing !== undefined || raw.closed, this.#loadMs);
   }
 
   /**
@@ -331,7 +339,9 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
    * once its running ones settled, and the engines keep serving the other threads.
    */
   close(options?: CloseOptions): Promise<void> {
-    const drain = checkBoolean(checkOptionsObject(options).drain, 'options.drain') ?? false;
+    const checked = checkOptionsObject(options);
+    checkKnownKeys(checked, ['drain'], 'options');
+    const drain = checkBoolean(checked.drain, 'options.drain') ?? false;
     if (this.#closing) {
       if (!drain) this.#native.close(false);
       return this.#closing;

@@ -5,6 +5,7 @@
  */
 import type { NativePool } from './binding.js';
 import { describe, ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
+import { checkKnownKeys } from './validate.js';
 
 /** Options of {@link InferencePool.infer}. */
 export interface InferOptions {
@@ -36,10 +37,14 @@ export interface RequestControl {
 const NAMED_PRIORITIES = { high: 1, normal: 0, low: -1 } as const;
 export const NO_CONTROL: RequestControl = Object.freeze({ signal: undefined, timeoutMs: 0, priority: 0, batchable: true });
 
-/** Checks InferOptions; throws ERR_TORCHPOOL_INVALID_ARG. */
-export function checkInferOptions(options: InferOptions | undefined): RequestControl {
+/** Every key of {@link InferOptions}. */
+export const INFER_OPTION_KEYS = Object.keys({ signal: true, timeoutMs: true, priority: true, batching: true } satisfies Record<keyof InferOptions, true>);
+
+/** Checks InferOptions (and no other keys than `known`); throws ERR_TORCHPOOL_INVALID_ARG. */
+export function checkInferOptions(options: InferOptions | undefined, known: readonly string[] = INFER_OPTION_KEYS): RequestControl {
   if (options === undefined) return NO_CONTROL;
   if (typeof options !== 'object' || options === null) throw invalidArg('options', 'an object', options);
+  checkKnownKeys(options, known, 'options');
   const { signal, timeoutMs, priority, batching } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 2 ** 31 - 1)) {

@@ -1,9 +1,78 @@
 /**
- * The shape of pool.stats(): native counters plus what is derived from them in JS.
+ * The shape of pool.stats(): native counters plus what is derived from them in JS
+ * (lib/stats-tracker.ts). Types only, so that any module can name them.
  * @module
  */
-import type { NativePoolStats, ProcessSettings } from './binding.js';
-import type { BatchingSettings } from './options.js';
+
+/** The batching settings in effect, as reported by stats(). */
+export interface BatchingSettings {
+  enabled: boolean;
+  maxBatchSize: number;
+  maxQueueDelayMicros: number;
+  /** Set when batching turned itself off (the model's output could not be split per request). */
+  disabledReason?: string;
+}
+
+/**
+ * Process-wide libtorch switches as torchpool set them: the first pool that names one applies
+ * it; null when no pool has.
+ */
+export interface ProcessSettings {
+  cudnnBenchmark: boolean | null;
+  allowTF32: boolean | null;
+  /** `torchscript.profilingExecutor` / `torchscript.tensorExprFuser` as the first pool that named them set them. */
+  profilingExecutor: boolean | null;
+  tensorExprFuser: boolean | null;
+  /**
+   * How the OpenMP threads of CPU engines wait between forwards, as set in the environment when
+   * the addon loaded (`OMP_WAIT_POLICY`, `GOMP_SPINCOUNT`, `KMP_BLOCKTIME`), and whether each
+   * came from torchpool's defaults or was the user's own.
+   */
+  openmp: OpenMpSettings;
+}
+
+/** The OpenMP wait settings in the process (see the README, "The JavaScript thread and OpenMP"). */
+export interface OpenMpSettings {
+  /** Values as the OpenMP runtimes read them; absent when unset. */
+  OMP_WAIT_POLICY?: string;
+  GOMP_SPINCOUNT?: string;
+  KMP_BLOCKTIME?: string;
+  /** The variables torchpool set because the environment had none (the others were the user's). */
+  setByTorchpool: string[];
+}
+
+/** Batch buckets of one engine ({@link ExecutionOptions.batchBuckets}). */
+export interface BucketStats {
+  /** The batch sizes batches are padded up to; empty when the engine pads nothing. */
+  sizes: number[];
+  /** Batches that ran padded, and the padding rows they ran (dropped from the outputs). */
+  paddedBatches: number;
+  paddedRows: number;
+  /** Batches larger than the largest bucket, run at their own size. */
+  oversized: number;
+  /** Set when padding was turned off: the model's output does not keep the batch's rows. */
+  offReason?: string;
+}
+
+/**
+ * Forwards that ran an input shape for the first time on an engine: where first-time costs
+ * (TorchScript specialising and compiling, cuDNN planning, graph capture) fall. After a good
+ * warmup `forwards` stays 0 under traffic; when it grows, `recent` names the shapes to warm.
+ */
+export interface FirstShapeStats {
+  /** First-time forwards since the engine started serving (warmup's are not counted). */
+  forwards: number;
+  /** Their time in the forward call, summed and the longest. */
+  totalMs: number;
+  maxMs: number;
+  /** The latest of them (up to 8), oldest first: `shape` as `float32[8,3,224,224]`. */
+  recent: { shape: string; ms: number }[];
+  /** Distinct input shapes the engine has run, warmup included. */
+  known: number;
+  /** What the engine ran at load, on its own thread, before create() resolved. */
+  warmup: { ms: number; shapes: string[] };
+}
+
 
 /** Percentiles of one latency, in milliseconds, over the most recent requests (up to 2048). */
 export interface LatencyPercentiles {
@@ -76,7 +145,7 @@ export interface CudaEngineStats {
     replays: number;
     /** Set when a capture failed and the engine runs eagerly. */
     disabledReason?: string;
-    /** The batch sizes graphs are captured for (graphBatchSizes); batches are padded up to one. */
+    /** The batch sizes graphs are captured for (batchBuckets); batches are padded up to one. */
     buckets: number[];
     /** Replays per bucket (rows), e.g. `{ "8": 120, "16": 44 }`. */
     replaysByBucket: Record<string, number>;
@@ -136,6 +205,12 @@ export interface EngineStats {
   /** Requests waiting in this engine's deque. */
   queueDepth: number;
   latency: LatencyStats;
+  /** TorchScript's executor optimisations as the engine's thread has them (`torchscript.optimizedExecution`). */
+  optimizedExecution: boolean;
+  /** How batches are padded to buckets on this engine. */
+  buckets: BucketStats;
+  /** First-time input shapes: counted and timed, and what warmup ran. */
+  firstShapes: FirstShapeStats;
   /** CUDA engines only. */
   cuda?: CudaEngineStats;
 }
@@ -178,52 +253,10 @@ export interface PoolStats {
   latency: LatencyStats;
   /** Since the engines were created (on the owner's thread). */
   uptimeMs: number;
+  /** How long create() took: reading the model, a replica per engine, and every engine's warmup (in parallel). Absent on attached pools. */
+  loadMs?: number;
   /** cudnnBenchmark / allowTF32 as they apply to the whole process (the first pool that named them set them). */
   processSettings: ProcessSettings;
   closed: boolean;
 }
 
-/** Turns native counters into PoolStats; keeps the previous busy times for recentUtilization. */
-export class StatsTracker {
-  #last: { at: number; busyMs: number[] } | undefined;
-
-  snapshot(raw: NativePoolStats, batching: Omit<BatchingSettings, 'enabled' | 'disabledReason'>, closed: boolean): PoolStats {
-    const now = performance.now();
-    const uptimeMs = raw.uptimeMs;
-    // The first call on this thread measures from the engines' creation.
-    const last = (this.#last ??= { at: now - uptimeMs, busyMs: [] });
-    const sinceLast = now - last.at;
-    const engines = raw.engines.map((e, i): EngineStats => {
-      const busyBefore = last.busyMs[i] ?? 0;
-      return {
-        ...e,
-        meanBatchSize: e.batches > 0 ? e.requests / e.batches : 0,
-        utilization: uptimeMs > 0 ? Math.min(1, e.busyMs / uptimeMs) : 0,
-        recentUtilization: sinceLast > 0 ? Math.min(1, Math.max(0, (e.busyMs - busyBefore) / sinceLast)) : 0,
-        busy: e.inFlight > 0,
-      };
-    });
-    this.#last = { at: now, busyMs: raw.engines.map((e) => e.busyMs) };
-    const requests = engines.reduce((n, e) => n + e.requests, 0);
-    const batches = engines.reduce((n, e) => n + e.batches, 0);
-    const settings: BatchingSettings = { enabled: raw.batchingEnabled, ...batching };
-    if (raw.batchingDisabledReason) settings.disabledReason = raw.batchingDisabledReason;
-    return {
-      engines,
-      healthyEngines: engines.filter((e) => e.healthy).length,
-      requests,
-      batches,
-      meanBatchSize: batches > 0 ? requests / batches : 0,
-      queueDepth: raw.queueDepth,
-      inFlight: raw.inFlight,
-      completed: raw.completed,
-      failed: raw.failed,
-      batching: settings,
-      latency: raw.latency,
-      threads: raw.threads.map((t) => ({ ...t })),
-      processSettings: { ...raw.processSettings },
-      uptimeMs,
-      closed,
-    };
-  }
-}

@@ -2,7 +2,7 @@
  * Checks of options and inputs, in one message shape, before anything reaches native code.
  * @module
  */
-import { invalidArg, invalidArgText } from './errors.js';
+import { ErrorCodes, invalidArg, invalidArgText, TorchpoolError } from './errors.js';
 import { defaultDtype, DTYPES, type Dtype, type DtypeArrays, isDtype, type InferInputs, type InferValue, type Tensor } from './tensor.js';
 
 /** Whether `value` looks like a tensor (an object whose `data` is a TypedArray). */
@@ -123,4 +123,54 @@ export function tensor<D extends Dtype>(data: DtypeArrays[D], shape: readonly nu
   const t: Tensor<D> = dtype === undefined ? { data, shape } : { data, shape, dtype };
   checkTensor(t, 'tensor');
   return t;
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[] = new Array<number>(rows * cols).fill(0);
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[(i - 2) * cols + j - 2]! + 1);
+      d[i * cols + j] = best;
+    }
+  }
+  return d[rows * cols - 1]!;
+}
+
+/** The known name closest to `name` (ignoring case), when it is close enough to be a typo. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/**
+ * Options objects are closed: a key that is not an option is a mistake (a typo would otherwise
+ * be silently ignored). Throws ERR_TORCHPOOL_INVALID_ARG naming the key and the closest option.
+ * Keys whose value is `undefined` are accepted only when known, like any other.
+ */
+export function checkKnownKeys(value: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const suggestion = closestName(key, known);
+    throw new TorchpoolError(
+      ErrorCodes.INVALID_ARG,
+      `Unknown option '${key}' in ${where}` +
+        (suggestion ? ` (did you mean '${suggestion}'?)` : '') +
+        `; the options are ${known.map((k) => `'${k}'`).join(', ')}`,
+    );
+  }
 }

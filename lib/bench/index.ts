@@ -11,10 +11,11 @@ import { buildInfo } from '../info.js';
 import type { Precision } from '../execution.js';
 import { InferencePool } from '../pool.js';
 import { renderChart } from './chart.js';
-import { makeInput, resolveModel } from './inputs.js';
+import { coldStart } from './cold-start.js';
+import { type BenchModel, makeInput, resolveModel } from './inputs.js';
 import { type ConfigResult, runConfig } from './load.js';
 import type { BenchOptions } from './options.js';
-import { type BenchReport, renderMarkdown } from './report.js';
+import { type BenchReport, type ColdStartRun, renderMarkdown } from './report.js';
 import { distinctDevices, engineSets, mixedDevices, scaling, unevenJob } from './scaling.js';
 
 /** Progress on a terminal: one rewritten line; plain lines elsewhere. */
@@ -61,17 +62,32 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     maxQueueDelayMicros: options.maxQueueDelayMicros,
     spinMicros: options.spinMicros,
     precision,
+    channelsLast: options.channelsLast,
     ...(options.pipelineDepth !== undefined ? { pipelineDepth: options.pipelineDepth } : {}),
-    fillWhileBusy: options.fillWhileBusy,
-    ...(options.cudaGraphs
-      ? {
-        cudaGraphs: true,
-        // Every bucket captured at load: no request pays for a capture.
-        warmup: [{ shape: [1, ...model.itemShape], dtype: model.dtype }],
-        ...(options.graphBatchSizes ? { graphBatchSizes: options.graphBatchSizes } : {}),
-      }
-      : {}),
+    ...(options.fillWhileBusy !== undefined ? { fillWhileBusy: options.fillWhileBusy } : {}),
+    ...(options.batchBuckets !== undefined ? { batchBuckets: options.batchBuckets } : {}),
+    torchscript: {
+      optimizedExecution: options.optimizedExecution,
+      ...(options.profilingExecutor !== undefined ? { profilingExecutor: options.profilingExecutor } : {}),
+      ...(options.tensorExprFuser !== undefined ? { tensorExprFuser: options.tensorExprFuser } : {}),
+    },
+    cudaGraphs: options.cudaGraphs,
+    // One item's shape, warmed at load at every batch bucket: no request pays for a first batch
+    // size or a graph capture (the built-in `cost` model takes a second argument: not warmed).
+    ...(model.extraArgs.length === 0 ? { warmup: [{ shape: [1, ...model.itemShape], dtype: model.dtype }] } : {}),
   });
+  if (options.coldStart) {
+    const coldStarts: ColdStartRun[] = [];
+    for (const precision of precisions) {
+      for (const callers of options.concurrencies) {
+        bar.step(`cold start: ${precision}, ${callers} callers`, step++, precisions.length * options.concurrencies.length);
+        const input = makeInput(model, options.batches[0] ?? 1);
+        coldStarts.push({ precision, batch: options.batches[0] ?? 1, ...(await coldStart(() => open(precision), input, { callers, durationMs: 'ms' in options.measure ? options.measure.ms : 6000 })) });
+      }
+    }
+    bar.end();
+    return writeReport(options, { ...reportHead(options, command, model, devices), configs: [], skipped, scaling: [], uneven: undefined, coldStart: coldStarts }, []);
+  }
   const configs: ConfigResult[] = [];
   let pool = await open('fp32');
   try {
@@ -117,9 +133,15 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   }
   bar.end();
 
+  const report: BenchReport = { ...reportHead(options, command, model, [...pool.devices]), configs, skipped, scaling: scalingRows, uneven, mixed };
+  return writeReport(options, report, scalingRows);
+}
+
+/** The report's date, command, machine, model and pool lines. */
+function reportHead(options: BenchOptions, command: string, model: BenchModel, devices: string[]) {
   const cpu = listDevices()[0];
   const build = buildInfo();
-  const report: BenchReport = {
+  return {
     date: new Date().toISOString(),
     command,
     machine: {
@@ -131,17 +153,19 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       libtorch: `${build.torchVersion} (${build.torchOrigin}${build.cuda ? ', CUDA' : ''})`,
     },
     model: { label: model.label, inputShape: model.itemShape, dtype: model.dtype },
-    pool: { devices: [...pool.devices], maxBatchSize: options.maxBatchSize, maxQueueDelayMicros: options.maxQueueDelayMicros, spinMicros: options.spinMicros, cudaGraphs: options.cudaGraphs, fillWhileBusy: options.fillWhileBusy },
-    configs,
-    skipped,
-    scaling: scalingRows,
-    uneven,
-    mixed,
+    pool: {
+      devices, maxBatchSize: options.maxBatchSize, maxQueueDelayMicros: options.maxQueueDelayMicros, spinMicros: options.spinMicros,
+      cudaGraphs: options.cudaGraphs, ...(options.fillWhileBusy !== undefined ? { fillWhileBusy: options.fillWhileBusy } : {}),
+      ...(options.batchBuckets !== undefined ? { batchBuckets: options.batchBuckets } : {}),
+    },
   };
+}
+
+function writeReport(options: BenchOptions, report: BenchReport, scalingRows: BenchReport['scaling']): { report: BenchReport; files: string[] } {
   fs.mkdirSync(options.out, { recursive: true });
   const files = ['report.json', 'report.md', 'report.svg'].map((f) => path.join(options.out, f));
   fs.writeFileSync(files[0]!, JSON.stringify(report, null, 2) + '\n');
   fs.writeFileSync(files[1]!, renderMarkdown(report, 'report.svg') + '\n');
-  fs.writeFileSync(files[2]!, renderChart(`${model.label}, ${report.pool.devices.join(', ')}`, configs, scalingRows) + '\n');
+  fs.writeFileSync(files[2]!, renderChart(`${report.model.label}, ${report.pool.devices.join(', ')}`, report.configs, scalingRows) + '\n');
   return { report, files };
 }

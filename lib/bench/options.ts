@@ -23,12 +23,17 @@ Pool
       --max-queue-delay <us>  how long a batch may wait to fill, in microseconds (default: 0)
       --spin <us>             engine spin before sleeping, in microseconds (default: 0)
       --precision <list>      fp32, fp16 (CUDA engines), bf16 (default: fp32)
-      --cuda-graphs           CUDA engines: capture graphs, warmed and bucketed for every batch
-                              size up to --max-batch-size (graphBatchSizes: powers of two)
-      --graph-batch-sizes <l> CUDA graph buckets instead of the powers of two, e.g. 1,8,32
+      --channels-last         lay 4-d inputs and weights out channels-last (NHWC)
+      --batch-buckets <list>  batch sizes merged batches are padded up to, e.g. 1,8,32, or none
+                              (default: powers of two up to --max-batch-size on CUDA engines)
+      --cuda-graphs           CUDA engines: capture a graph per bucket, at load
+      --graph-batch-sizes <l> the former name of --batch-buckets
       --pipeline-depth <n>    CUDA engines: batches in flight per engine (default: 2)
-      --no-fill-while-busy    CUDA engines: launch a partial batch after --max-queue-delay even
-                              while the previous batch still runs (fillWhileBusy: false)
+      --fill-while-busy       CUDA engines: keep filling a partial batch while the previous one
+      --no-fill-while-busy    still runs (default: with --cuda-graphs only)
+      --no-optimized-execution  TorchScript: run without the JIT's optimisations (torchscript.optimizedExecution)
+      --profiling-executor <on|off>  TorchScript's profiling executor, process-wide (default: libtorch's)
+      --tensor-expr-fuser <on|off>   TorchScript's tensor-expression fuser, process-wide (default: libtorch's)
 Load
   -b, --batch <list>          rows per request (default: 1,8,32)
   -c, --concurrency <list>    requests kept in flight (default: 1,16,64)
@@ -36,6 +41,10 @@ Load
       --requests <n>          measure this many requests per configuration instead of a duration
       --warmup <time|n>       warmup per configuration: a time, or a number of requests (default: 1s)
       --no-scaling            skip the device scaling and static-split runs
+      --cold-start            instead of the steady runs: create the pool and, the moment create()
+                              resolves, start the callers of each --concurrency (default 16,64);
+                              requests/s and the worst latency per 500 ms window over --duration
+                              (default 6s); every bucket of one item's shape is warmed at load
 Output
   -o, --out <dir>             where report.json, report.md and report.svg go (default: ./torchpool-bench)
       --json                  print the JSON report on stdout instead of tables
@@ -62,9 +71,16 @@ export interface BenchOptions {
   spinMicros: number;
   precisions: ('fp32' | 'fp16' | 'bf16')[];
   cudaGraphs: boolean;
-  graphBatchSizes: number[] | undefined;
+  channelsLast: boolean;
+  /** undefined: the pool's default; [] for `none`. */
+  batchBuckets: number[] | undefined;
   pipelineDepth: number | undefined;
-  fillWhileBusy: boolean;
+  /** undefined: the pool's default. */
+  fillWhileBusy: boolean | undefined;
+  optimizedExecution: boolean;
+  profilingExecutor: boolean | undefined;
+  tensorExprFuser: boolean | undefined;
+  coldStart: boolean;
   batches: number[];
   concurrencies: number[];
   measure: Budget;
@@ -121,9 +137,16 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         spin: { type: 'string' },
         precision: { type: 'string' },
         'cuda-graphs': { type: 'boolean' },
+        'channels-last': { type: 'boolean' },
+        'batch-buckets': { type: 'string' },
         'graph-batch-sizes': { type: 'string' },
         'pipeline-depth': { type: 'string' },
+        'fill-while-busy': { type: 'boolean' },
         'no-fill-while-busy': { type: 'boolean' },
+        'no-optimized-execution': { type: 'boolean' },
+        'profiling-executor': { type: 'string' },
+        'tensor-expr-fuser': { type: 'string' },
+        'cold-start': { type: 'boolean' },
         batch: { type: 'string', short: 'b' },
         concurrency: { type: 'string', short: 'c' },
         duration: { type: 'string' },
@@ -142,13 +165,23 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   const v = parsed.values;
   if (v.help) return undefined;
   if (v.duration !== undefined && v.requests !== undefined) throw new BenchUsageError('give either --duration or --requests, not both');
+  if (v['cold-start'] && v.requests !== undefined) throw new BenchUsageError('--cold-start runs for a --duration, not a number of --requests');
   const precisions = (v.precision ?? 'fp32').split(',').map((p) => p.trim());
   for (const p of precisions) {
     if (p !== 'fp32' && p !== 'fp16' && p !== 'bf16') throw new BenchUsageError(`--precision expects fp32, fp16 or bf16, got '${p}'`);
   }
   let inputShape: number[] | undefined;
   if (v['input-shape'] !== undefined) inputShape = positiveList(v['input-shape'], 'input-shape');
-  if (v['graph-batch-sizes'] !== undefined && !v['cuda-graphs']) throw new BenchUsageError('--graph-batch-sizes needs --cuda-graphs');
+  if (v['graph-batch-sizes'] !== undefined && v['batch-buckets'] !== undefined) throw new BenchUsageError('give either --batch-buckets or --graph-batch-sizes (its former name), not both');
+  if (v['fill-while-busy'] && v['no-fill-while-busy']) throw new BenchUsageError('give either --fill-while-busy or --no-fill-while-busy');
+  const buckets = v['batch-buckets'] ?? v['graph-batch-sizes'];
+  const flag = v['batch-buckets'] !== undefined ? 'batch-buckets' : 'graph-batch-sizes';
+  const onOff = (value: string | undefined, name: string): boolean | undefined => {
+    if (value === undefined) return undefined;
+    if (value !== 'on' && value !== 'off') throw new BenchUsageError(`--${name} expects on or off, got '${value}'`);
+    return value === 'on';
+  };
+  const coldStart = v['cold-start'] ?? false;
   const warmup: Budget =
     v.warmup === undefined ? { ms: 1000 } : /^\d+$/.test(v.warmup) ? { requests: Number(v.warmup) } : { ms: parseDuration(v.warmup, 'warmup') };
   return {
@@ -163,12 +196,17 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     spinMicros: integer(v.spin, 'spin', 0, 0),
     precisions: precisions as ('fp32' | 'fp16' | 'bf16')[],
     cudaGraphs: v['cuda-graphs'] ?? false,
-    graphBatchSizes: v['graph-batch-sizes'] === undefined ? undefined : positiveList(v['graph-batch-sizes'], 'graph-batch-sizes'),
+    channelsLast: v['channels-last'] ?? false,
+    batchBuckets: buckets === undefined ? undefined : buckets === 'none' ? [] : positiveList(buckets, flag),
     pipelineDepth: v['pipeline-depth'] === undefined ? undefined : integer(v['pipeline-depth'], 'pipeline-depth', 1, 2),
-    fillWhileBusy: !v['no-fill-while-busy'],
-    batches: positiveList(v.batch ?? '1,8,32', 'batch'),
-    concurrencies: positiveList(v.concurrency ?? '1,16,64', 'concurrency'),
-    measure: v.requests !== undefined ? { requests: integer(v.requests, 'requests', 1, 1) } : { ms: parseDuration(v.duration ?? '5s', 'duration') },
+    fillWhileBusy: v['fill-while-busy'] ? true : v['no-fill-while-busy'] ? false : undefined,
+    optimizedExecution: !v['no-optimized-execution'],
+    profilingExecutor: onOff(v['profiling-executor'], 'profiling-executor'),
+    tensorExprFuser: onOff(v['tensor-expr-fuser'], 'tensor-expr-fuser'),
+    coldStart,
+    batches: positiveList(v.batch ?? (coldStart ? '1' : '1,8,32'), 'batch'),
+    concurrencies: positiveList(v.concurrency ?? (coldStart ? '16,64' : '1,16,64'), 'concurrency'),
+    measure: v.requests !== undefined ? { requests: integer(v.requests, 'requests', 1, 1) } : { ms: parseDuration(v.duration ?? (coldStart ? '6s' : '5s'), 'duration') },
     warmup,
     scaling: !v['no-scaling'],
     out: v.out ?? 'torchpool-bench',

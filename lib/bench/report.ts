@@ -3,6 +3,7 @@
  * also printed on a terminal).
  * @module
  */
+import { type ColdStartResult, renderColdStart } from './cold-start.js';
 import type { ConfigResult } from './load.js';
 import type { MixedDevices, ScalingRow, UnevenJob } from './scaling.js';
 
@@ -11,13 +12,21 @@ export interface BenchReport {
   command: string;
   machine: { cpu: string; cores: number; memoryGiB: number; gpus: string[]; node: string; libtorch: string };
   model: { label: string; inputShape: number[]; dtype: string };
-  pool: { devices: string[]; maxBatchSize: number; maxQueueDelayMicros: number; spinMicros: number; cudaGraphs?: boolean; fillWhileBusy?: boolean };
+  pool: { devices: string[]; maxBatchSize: number; maxQueueDelayMicros: number; spinMicros: number; cudaGraphs?: boolean; fillWhileBusy?: boolean; batchBuckets?: number[] };
   configs: ConfigResult[];
   skipped: string[];
   scaling: ScalingRow[];
   uneven: UnevenJob | undefined;
   /** Set when the pool mixes devices (e.g. cuda:0 and cpu). */
   mixed?: MixedDevices | undefined;
+  /** `--cold-start`: one run per precision and caller count. */
+  coldStart?: ColdStartRun[];
+}
+
+/** One cold-start run of `torchpool bench --cold-start`. */
+export interface ColdStartRun extends ColdStartResult {
+  precision: string;
+  batch: number;
 }
 
 const table = (headers: string[], rows: (string | number)[][]) =>
@@ -35,9 +44,17 @@ export function renderMarkdown(report: BenchReport, chartFile?: string): string 
     `- Input: [batch, ${report.model.inputShape.join(', ')}] ${report.model.dtype}; engines: ${report.pool.devices.join(', ')}; ` +
       `maxBatchSize ${report.pool.maxBatchSize || 'off'}, maxQueueDelayMicros ${report.pool.maxQueueDelayMicros}, spinMicros ${report.pool.spinMicros}` +
       (report.pool.cudaGraphs ? ', CUDA graphs (bucketed, captured at load)' : '') +
-      (report.pool.fillWhileBusy === false ? ', fillWhileBusy off' : ''),
+      (report.pool.fillWhileBusy === false ? ', fillWhileBusy off' : report.pool.fillWhileBusy === true ? ', fillWhileBusy on' : '') +
+      (report.pool.batchBuckets !== undefined ? `, batchBuckets ${report.pool.batchBuckets.length ? report.pool.batchBuckets.join(',') : 'none'}` : ''),
     '',
   ];
+  if (report.coldStart) {
+    for (const precision of [...new Set(report.coldStart.map((r) => r.precision))]) {
+      const runs = report.coldStart.filter((r) => r.precision === precision);
+      out.push(`## Cold start under load (${precision}, batch ${runs[0]?.batch ?? 1} per request)`, '', renderColdStart(runs), '');
+    }
+    return out.join('\n');
+  }
   if (chartFile) out.push(`![throughput, latency and scaling](${chartFile})`, '');
   out.push('## Throughput and latency', '');
   out.push(

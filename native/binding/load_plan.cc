@@ -2,6 +2,8 @@
 // C++ struct the load worker uses, before any work leaves the JS thread.
 
 #include <ATen/Context.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <functional>
 #include <mutex>
@@ -36,11 +38,12 @@ ExecutionOptions ParseExecution(Napi::Env env, Napi::Object execution) {
   out.pinned_memory_bytes = static_cast<size_t>(execution.Get("pinnedMemoryBytes").As<Napi::Number>().DoubleValue());
   out.cuda_graphs = execution.Get("cudaGraphs").ToBoolean().Value();
   out.max_cuda_graphs = execution.Get("maxCudaGraphs").As<Napi::Number>().Int32Value();
-  Napi::Value buckets = execution.Get("graphBatchSizes");
+  Napi::Value buckets = execution.Get("batchBuckets");
   if (buckets.IsArray()) {
     Napi::Array list = buckets.As<Napi::Array>();
-    for (uint32_t i = 0; i < list.Length(); ++i) out.graph_batch_sizes.push_back(static_cast<int64_t>(list.Get(i).As<Napi::Number>().DoubleValue()));
+    for (uint32_t i = 0; i < list.Length(); ++i) out.batch_buckets.push_back(static_cast<int64_t>(list.Get(i).As<Napi::Number>().DoubleValue()));
   }
+  out.optimized_execution = execution.Get("optimizedExecution").ToBoolean().Value();
   Napi::Array warmup = execution.Get("warmup").As<Napi::Array>();
   for (uint32_t i = 0; i < warmup.Length(); ++i) {
     Napi::Object entry = warmup.Get(i).As<Napi::Object>();
@@ -72,7 +75,11 @@ LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options) {
   Napi::Array threads = options.Get("threads").As<Napi::Array>();
   Napi::Array instances = options.Get("instances").As<Napi::Array>();
   const int unhealthy_after = options.Get("unhealthyAfter").As<Napi::Number>().Int32Value();
-  const ExecutionOptions execution = ParseExecution(env, options.Get("execution").As<Napi::Object>());
+  Napi::Object execution_js = options.Get("execution").As<Napi::Object>();
+  const ExecutionOptions execution = ParseExecution(env, execution_js);
+  // Buckets pad CPU batches only when asked for: there a new batch size costs little, padding
+  // rows cost compute.
+  const bool buckets_on_cpu = execution_js.Get("bucketsOnCpu").ToBoolean().Value();
   for (uint32_t i = 0; i < devices.Length(); ++i) {
     std::string name = devices.Get(i).As<Napi::String>().Utf8Value();
     EngineConfig config;
@@ -87,6 +94,7 @@ LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options) {
     config.instance = instances.Get(i).As<Napi::Number>().Int32Value();
     config.unhealthy_after = unhealthy_after;
     config.execution = execution;
+    if (config.device.is_cpu() && !buckets_on_cpu) config.execution.batch_buckets.clear();
     plan.engines.push_back(config);
   }
   plan.runner.optimize = options.Get("optimize").ToBoolean().Value();
@@ -103,6 +111,10 @@ LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options) {
   if (benchmark.IsBoolean()) plan.cudnn_benchmark = benchmark.As<Napi::Boolean>().Value() ? 1 : 0;
   Napi::Value tf32 = options.Get("allowTF32");
   if (tf32.IsBoolean()) plan.allow_tf32 = tf32.As<Napi::Boolean>().Value() ? 1 : 0;
+  Napi::Value profiling = execution_js.Get("profilingExecutor");
+  if (profiling.IsBoolean()) plan.profiling_executor = profiling.As<Napi::Boolean>().Value() ? 1 : 0;
+  Napi::Value fuser = execution_js.Get("tensorExprFuser");
+  if (fuser.IsBoolean()) plan.tensor_expr_fuser = fuser.As<Napi::Boolean>().Value() ? 1 : 0;
   Napi::Object scheduling = options.Get("scheduler").As<Napi::Object>();
   auto number = [&](const char* name) { return scheduling.Get(name).As<Napi::Number>().DoubleValue(); };
   plan.scheduler.max_batch_rows = static_cast<int64_t>(number("maxBatchSize"));
@@ -126,6 +138,8 @@ struct ProcessSettings {
   std::mutex mutex;
   int cudnn_benchmark = -1;
   int allow_tf32 = -1;
+  int profiling_executor = -1;
+  int tensor_expr_fuser = -1;
 };
 
 ProcessSettings& Settings() {
@@ -161,14 +175,18 @@ std::vector<std::string> ApplyGlobalSettings(const LoadPlan& plan) {
     context.setAllowTF32CuBLAS(on);
     context.setAllowTF32CuDNN(on);
   });
+  // TorchScript's executor: read when a method first runs (before any forward of this pool).
+  ApplyOnce(plan.profiling_executor, &settings.profiling_executor, "torchscript.profilingExecutor", &warnings,
+            [](bool on) { torch::jit::getProfilingMode() = on; });
+  ApplyOnce(plan.tensor_expr_fuser, &settings.tensor_expr_fuser, "torchscript.tensorExprFuser", &warnings,
+            [](bool on) { torch::jit::setTensorExprFuserEnabled(on); });
   return warnings;
 }
 
-void ProcessSettingsSnapshot(int* cudnn_benchmark, int* allow_tf32) {
+ProcessSettingsValues ProcessSettingsSnapshot() {
   ProcessSettings& settings = Settings();
   std::lock_guard<std::mutex> lock(settings.mutex);
-  *cudnn_benchmark = settings.cudnn_benchmark;
-  *allow_tf32 = settings.allow_tf32;
+  return {settings.cudnn_benchmark, settings.allow_tf32, settings.profiling_executor, settings.tensor_expr_fuser};
 }
 
 }  // namespace torchpool

@@ -85,6 +85,41 @@ Napi::Object CudaStatsToJs(Napi::Env env, const CudaEngineStats& c) {
   return out;
 }
 
+Napi::Object BucketsToJs(Napi::Env env, const BucketPadding::Stats& b) {
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array sizes = Napi::Array::New(env, b.buckets.size());
+  for (size_t i = 0; i < b.buckets.size(); ++i) sizes.Set(static_cast<uint32_t>(i), static_cast<double>(b.buckets[i]));
+  out.Set("sizes", sizes);
+  out.Set("paddedBatches", static_cast<double>(b.padded_batches));
+  out.Set("paddedRows", static_cast<double>(b.padded_rows));
+  out.Set("oversized", static_cast<double>(b.oversized));
+  if (!b.off_reason.empty()) out.Set("offReason", b.off_reason);
+  return out;
+}
+
+Napi::Object FirstShapesToJs(Napi::Env env, const FirstShapes::Stats& f) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("forwards", static_cast<double>(f.forwards));
+  out.Set("totalMs", f.total_ms);
+  out.Set("maxMs", f.max_ms);
+  Napi::Array recent = Napi::Array::New(env, f.recent.size());
+  for (size_t i = 0; i < f.recent.size(); ++i) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("shape", f.recent[i].first);
+    entry.Set("ms", f.recent[i].second);
+    recent.Set(static_cast<uint32_t>(i), entry);
+  }
+  out.Set("recent", recent);
+  out.Set("known", static_cast<double>(f.known));
+  Napi::Object warmup = Napi::Object::New(env);
+  warmup.Set("ms", f.warmup_ms);
+  Napi::Array shapes = Napi::Array::New(env, f.warmed.size());
+  for (size_t i = 0; i < f.warmed.size(); ++i) shapes.Set(static_cast<uint32_t>(i), f.warmed[i]);
+  warmup.Set("shapes", shapes);
+  out.Set("warmup", warmup);
+  return out;
+}
+
 }  // namespace
 
 Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
@@ -114,6 +149,9 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
     e.Set("inFlight", s.in_flight);
     e.Set("queueDepth", static_cast<double>(lane.depth));
     e.Set("latency", LatencyToJs(env, core, static_cast<int>(i)));
+    e.Set("buckets", BucketsToJs(env, s.buckets));
+    e.Set("optimizedExecution", s.optimized_execution);
+    e.Set("firstShapes", FirstShapesToJs(env, s.first_shapes));
     if (s.has_cuda) e.Set("cuda", CudaStatsToJs(env, s.cuda));
     engines.Set(static_cast<uint32_t>(i), e);
   }
@@ -133,12 +171,13 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("threads", ThreadsToJs(env, core.ClientStatsSnapshot()));
   stats.Set("uptimeMs", core.uptime_ms());
   stats.Set("closed", core.closed());
-  int cudnn_benchmark = -1, allow_tf32 = -1;
-  ProcessSettingsSnapshot(&cudnn_benchmark, &allow_tf32);
+  const ProcessSettingsValues settings = ProcessSettingsSnapshot();
   Napi::Object process = Napi::Object::New(env);
   auto tri = [&env](int v) { return v < 0 ? env.Null() : Napi::Boolean::New(env, v == 1).As<Napi::Value>(); };
-  process.Set("cudnnBenchmark", tri(cudnn_benchmark));
-  process.Set("allowTF32", tri(allow_tf32));
+  process.Set("cudnnBenchmark", tri(settings.cudnn_benchmark));
+  process.Set("allowTF32", tri(settings.allow_tf32));
+  process.Set("profilingExecutor", tri(settings.profiling_executor));
+  process.Set("tensorExprFuser", tri(settings.tensor_expr_fuser));
   stats.Set("processSettings", process);
   return stats;
 }

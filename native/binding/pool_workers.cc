@@ -52,10 +52,14 @@ void LoadWorker::Execute() {
       status_ = StatusFromCurrentException(ErrorCode::kCuda);
       break;
     }
-    status_ = engines_.back()->Warmup();
-    if (!status_.ok()) break;
+    // Its thread starts warming up now, while the next replica loads.
+    engines_.back()->Launch();
   }
   ForgetTemporaryFile(&model);
+  for (auto& engine : engines_) {
+    Status warm = engine->AwaitWarm();
+    if (status_.ok() && !warm.ok()) status_ = warm;
+  }
 }
 
 void LoadWorker::OnOK() {

@@ -26,14 +26,23 @@ struct LoadPlan {
   std::vector<std::string> extensions;  // libraries to load (once per process) before the model
   int cudnn_benchmark = -1;  // -1: leave libtorch's setting alone
   int allow_tf32 = -1;
+  int profiling_executor = -1;  // TorchScript's profiling executor (torch::jit::getProfilingMode)
+  int tensor_expr_fuser = -1;   // TorchScript's tensor-expression fuser
+};
+
+// What torchpool set process-wide: -1 no pool set it; 0 / 1 the value the first pool set.
+struct ProcessSettingsValues {
+  int cudnn_benchmark = -1;
+  int allow_tf32 = -1;
+  int profiling_executor = -1;
+  int tensor_expr_fuser = -1;
 };
 
 // load_plan.cc: JS plan -> LoadPlan (JS thread), and the process-wide switches it names:
 // applied by the first pool that names them; the warnings say where a later pool differed.
 LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options);
 std::vector<std::string> ApplyGlobalSettings(const LoadPlan& plan);
-// -1: no pool set it; 0 / 1: the value the first pool set.
-void ProcessSettingsSnapshot(int* cudnn_benchmark, int* allow_tf32);
+ProcessSettingsValues ProcessSettingsSnapshot();
 
 class LoadWorker : public Napi::AsyncWorker {
  public:

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
 
 #include "engine/batching.h"
 #include "engine/device_scope.h"
@@ -19,27 +20,66 @@ int64_t Nanos(Clock::duration d) {
 }  // namespace
 
 Engine::Engine(EngineConfig config, std::unique_ptr<ModelRunner> runner)
-    : config_(std::move(config)), runner_(std::move(runner)) {}
+    : config_(std::move(config)), runner_(std::move(runner)), padding_(config_.execution.batch_buckets) {}
 
 Engine::~Engine() { Engine::Join(); }
 
+void Engine::Launch() { thread_ = std::thread([this] { Run(); }); }
+
+Status Engine::AwaitWarm() {
+  std::unique_lock<std::mutex> lock(start_mutex_);
+  start_cv_.wait(lock, [this] { return warm_done_; });
+  return warm_status_;
+}
+
 void Engine::Start(Scheduler* scheduler, CompletionSink* sink) {
-  scheduler_ = scheduler;
-  completions_ = sink;
-  thread_ = std::thread([this] { Run(); });
+  {
+    std::lock_guard<std::mutex> lock(start_mutex_);
+    scheduler_ = scheduler;
+    completions_ = sink;
+    go_ = true;
+  }
+  start_cv_.notify_all();
 }
 
 void Engine::Join() {
   std::lock_guard<std::mutex> lock(join_mutex_);
+  {
+    // A thread still waiting for Start (the load failed elsewhere) gives up.
+    std::lock_guard<std::mutex> start(start_mutex_);
+    abandon_ = true;
+  }
+  start_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
-void Engine::Run() {
+void Engine::PrepareThread() {
   // OpenMP thread counts are per OS thread, so each engine sets its own. A CUDA engine's thread
-  // works on its own GPU for its whole life.
+  // works on its own GPU for its whole life. TorchScript's executor optimisations are a
+  // thread-local switch too.
   at::init_num_threads();
   at::set_num_threads(config_.intra_op_threads);
   SetThreadDevice(config_.device);
+  torch::jit::setGraphExecutorOptimize(config_.execution.optimized_execution);
+  thread_optimizes_.store(torch::jit::getGraphExecutorOptimize(), std::memory_order_relaxed);
+}
+
+void Engine::Run() {
+  PrepareThread();
+  const Clock::time_point warm_start = Clock::now();
+  warming_ = true;
+  Status warm = Warmup();
+  warming_ = false;
+  padding_.ResetCounts();
+  first_shapes_.SetWarmupMs(std::chrono::duration<double, std::milli>(Clock::now() - warm_start).count());
+  {
+    std::unique_lock<std::mutex> lock(start_mutex_);
+    warm_status_ = warm;
+    warm_done_ = true;
+    start_cv_.notify_all();
+    start_cv_.wait(lock, [this] { return go_ || abandon_; });
+    if (!go_ || !warm.ok()) return;
+  }
   Work work;
   for (;;) {
     BeforeTake();
@@ -60,16 +100,52 @@ std::vector<c10::IValue> Engine::WarmupInputs(const WarmupShape& shape, const c1
   return {at::zeros(shape.shape, at::TensorOptions().dtype(shape.dtype).device(device))};
 }
 
+std::vector<WarmupShape> Engine::WarmupRuns(const WarmupShape& shape) const {
+  std::vector<WarmupShape> runs;
+  bool rows_are_a_bucket = false;
+  if (!shape.shape.empty()) {
+    for (int64_t bucket : padding_.buckets()) {
+      WarmupShape sized = shape;
+      sized.shape[0] = bucket;
+      rows_are_a_bucket = rows_are_a_bucket || bucket == shape.shape[0];
+      runs.push_back(std::move(sized));
+    }
+  }
+  if (!rows_are_a_bucket) runs.push_back(shape);
+  return runs;
+}
+
 Status Engine::Warmup() {
-  // Twice: TorchScript's profiling executor optimises the graph on the second run.
+  // Twice per batch size: TorchScript's profiling executor optimises the graph on the second run.
   for (const WarmupShape& shape : config_.execution.warmup) {
-    for (int i = 0; i < 2; ++i) {
-      c10::IValue output;
-      Status status = Forward(WarmupInputs(shape, c10::Device(c10::kCPU)), {}, &output);
-      if (!status.ok()) return Status(status.code(), "warmup failed: " + status.message());
+    for (const WarmupShape& run : WarmupRuns(shape)) {
+      for (int i = 0; i < 2; ++i) {
+        c10::IValue output;
+        Status status = Forward(WarmupInputs(run, c10::Device(c10::kCPU)), {}, &output);
+        if (!status.ok()) return Status(status.code(), "warmup failed: " + status.message());
+        if (!run.shape.empty()) padding_.NoteUnpadded(output, run.shape[0]);
+      }
     }
   }
   return Status::Ok();
+}
+
+Status Engine::ForwardRows(std::vector<c10::IValue> args, std::unordered_map<std::string, c10::IValue> kwargs,
+                           int64_t rows, c10::IValue* output) {
+  const int64_t padded = padding_.PaddedRows(rows);
+  if (padded == 0) {
+    Status status = Forward(std::move(args), std::move(kwargs), output);
+    if (status.ok()) padding_.NoteUnpadded(*output, rows);
+    return status;
+  }
+  // The unpadded inputs stay (references, not copies) for a re-run if padding turns out unsound.
+  std::vector<c10::IValue> kept = args;
+  std::unordered_map<std::string, c10::IValue> kept_kwargs = kwargs;
+  for (c10::IValue& arg : args) arg = PadRows(arg, rows, padded);
+  for (auto& [name, value] : kwargs) value = PadRows(value, rows, padded);
+  Status status = Forward(std::move(args), std::move(kwargs), output);
+  if (!status.ok() || padding_.Unpad(output, padded, rows)) return status;
+  return Forward(std::move(kept), std::move(kept_kwargs), output);
 }
 
 void Engine::RunBatch(std::vector<RequestPtr>& batch) {
@@ -81,7 +157,11 @@ void Engine::RunBatch(std::vector<RequestPtr>& batch) {
     std::vector<c10::IValue> args;
     std::unordered_map<std::string, c10::IValue> kwargs;
     std::vector<int64_t> rows;
-    for (const RequestPtr& r : batch) rows.push_back(r->rows);
+    int64_t total_rows = 0;
+    for (const RequestPtr& r : batch) {
+      rows.push_back(r->rows);
+      total_rows += r->rows;
+    }
     c10::IValue output;
     Status status;
     try {
@@ -89,7 +169,7 @@ void Engine::RunBatch(std::vector<RequestPtr>& batch) {
     } catch (...) {
       status = StatusFromCurrentException(ErrorCode::kInternal);
     }
-    if (status.ok()) status = Forward(std::move(args), std::move(kwargs), &output);
+    if (status.ok()) status = ForwardRows(std::move(args), std::move(kwargs), total_rows, &output);
     std::vector<c10::IValue> parts;
     std::string why;
     bool split = status.ok() && SplitOutput(output, rows, &parts, &why);
@@ -144,6 +224,7 @@ void Engine::Finish(std::vector<RequestPtr>& batch, Clock::duration busy) {
     if (!request->status.ok()) failures_.fetch_add(1, std::memory_order_relaxed);
     RecordHealth(*request);
   }
+  scheduler_->Done(batch.size());
   for (RequestPtr& request : batch) completions_->Complete(std::move(request));
 }
 
@@ -151,7 +232,9 @@ void Engine::Execute(Request& request) {
   request.engine = config_.index;
   request.batch_size = 1;
   request.started = Clock::now();
-  request.status = Forward(std::move(request.args), std::move(request.kwargs), &request.output);
+  // A batchable request alone is a batch of its rows: padded up to a bucket like merged ones.
+  const int64_t rows = request.batch_key.empty() ? 0 : request.rows;
+  request.status = ForwardRows(std::move(request.args), std::move(request.kwargs), rows, &request.output);
   request.args.clear();
   request.kwargs.clear();
   request.finished = Clock::now();
@@ -169,7 +252,7 @@ Status Engine::Forward(std::vector<c10::IValue> args,
       for (auto& arg : args) arg = MapTensors(arg, cast_input);
       for (auto& [name, value] : kwargs) value = MapTensors(value, cast_input);
     }
-    c10::IValue result = runner_->Forward(std::move(args), kwargs);
+    c10::IValue result = TrackFirstShape(args, kwargs, [&] { return runner_->Forward(std::move(args), kwargs); });
     *output = MapTensors(result, [&options](const at::Tensor& t) {
       return ToHostTensor(CastOutput(t, options));
     });
@@ -209,6 +292,9 @@ EngineStats Engine::Stats() const {
   stats.retried = retried_.load(std::memory_order_relaxed);
   stats.busy_ms = busy_ns_.load(std::memory_order_relaxed) / 1e6;
   stats.in_flight = in_flight_.load(std::memory_order_relaxed);
+  stats.buckets = padding_.Snapshot();
+  stats.first_shapes = first_shapes_.Snapshot();
+  stats.optimized_execution = thread_optimizes_.load(std::memory_order_relaxed);
   return stats;
 }
 

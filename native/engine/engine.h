@@ -7,13 +7,16 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "engine/bucket_padding.h"
 #include "engine/execution_options.h"
+#include "engine/first_shapes.h"
 #include "engine/runner/model_runner.h"
 #include "engine/scheduler.h"
 
@@ -69,6 +72,9 @@ struct EngineStats {
   uint64_t retried = 0;   // requests re-run alone after their batch failed
   double busy_ms = 0;
   int in_flight = 0;      // requests in flight on this engine (a CUDA pipeline holds several)
+  BucketPadding::Stats buckets;
+  FirstShapes::Stats first_shapes;
+  bool optimized_execution = true;  // TorchScript's executor optimisations, as read on the engine's thread
   bool has_cuda = false;
   CudaEngineStats cuda;
 };
@@ -92,25 +98,51 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Runs each warmup shape through the forward before the engine serves (load thread).
-  virtual Status Warmup();
+  // Load thread: starts the engine's thread, which prepares itself (intra-op threads, device,
+  // TorchScript executor settings: all per thread in libtorch) and runs the warmup there, so that
+  // what warming caches per thread (cuDNN plans, the JIT's optimised plans) is the serving
+  // thread's. Engines warm in parallel; AwaitWarm blocks until this one is done.
+  void Launch();
+  Status AwaitWarm();
+  // Hands the warmed engine its queue: the thread starts serving.
   void Start(Scheduler* scheduler, CompletionSink* sink);
-  // Returns once the thread has finished its current forward and left the scheduler. Safe to
-  // call from several threads at once: the thread is joined exactly once.
+  // Returns once the thread has finished its current forward and left the scheduler (or, never
+  // started, gave up waiting for it). Safe to call from several threads at once: the thread is
+  // joined exactly once.
   virtual void Join();
 
   virtual EngineStats Stats() const;
   const EngineConfig& config() const { return config_; }
 
  protected:
+  // Engine thread, before it serves: runs each warmup shape (at every batch bucket) through the
+  // forward, as often as the JIT, cuDNN and graph capture need to have settled.
+  virtual Status Warmup();
   // Engine thread: called before each Take (a CUDA engine waits here for a pipeline slot, so
   // requests keep gathering into batches while its device is busy), and once the queue closed.
   virtual void BeforeTake() {}
   virtual void AfterQueueClosed() {}
   virtual void RunBatch(std::vector<RequestPtr>& batch);
   void Execute(Request& request);
+  // A forward of `rows` rows (0: not a batch of rows), padded up to a bucket when that applies.
+  Status ForwardRows(std::vector<c10::IValue> args, std::unordered_map<std::string, c10::IValue> kwargs,
+                     int64_t rows, c10::IValue* output);
   virtual Status Forward(std::vector<c10::IValue> args,
                          std::unordered_map<std::string, c10::IValue> kwargs, c10::IValue* output);
+  // Runs `forward`, timing it when its input shape is new to this engine (FirstShapes).
+  template <typename Fn>
+  auto TrackFirstShape(const std::vector<c10::IValue>& args, const std::unordered_map<std::string, c10::IValue>& kwargs,
+                       Fn&& forward) {
+    const std::string key = InputShapeKey(args, kwargs);
+    if (!first_shapes_.IsNew(key)) return forward();
+    const Clock::time_point start = Clock::now();
+    auto result = forward();
+    first_shapes_.Record(key, std::chrono::duration<double, std::milli>(Clock::now() - start).count(), warming_);
+    return result;
+  }
+  // The batches warmup runs for one warmup shape: every bucket (dim 0 = the bucket), then the
+  // shape itself when its rows are not a bucket.
+  std::vector<WarmupShape> WarmupRuns(const WarmupShape& shape) const;
   // The counters, health and completion of a finished batch (any one thread per engine).
   void Finish(std::vector<RequestPtr>& batch, Clock::duration busy);
   void RecordHealth(Request& request);
@@ -120,12 +152,24 @@ class Engine {
 
  private:
   void Run();
+  void PrepareThread();
 
  protected:
   EngineConfig config_;
   std::unique_ptr<ModelRunner> runner_;  // what runs the forward (TorchScript, AOTInductor)
   std::thread thread_;
   std::mutex join_mutex_;
+  BucketPadding padding_;
+  FirstShapes first_shapes_;
+  bool warming_ = false;  // engine thread: first shapes seen now are warmup's
+  std::atomic<bool> thread_optimizes_{true};  // getGraphExecutorOptimize() on the engine's thread
+  // Launch -> AwaitWarm -> Start (or Join before Start: the thread gives up).
+  std::mutex start_mutex_;
+  std::condition_variable start_cv_;
+  bool warm_done_ = false;
+  Status warm_status_;
+  bool go_ = false;
+  bool abandon_ = false;
   Scheduler* scheduler_ = nullptr;
   CompletionSink* completions_ = nullptr;
   int consecutive_device_errors_ = 0;  // the thread that finishes batches only

@@ -32,8 +32,12 @@ struct ExecutionOptions {
   size_t pinned_memory_bytes = size_t{256} << 20;  // per engine; 0: pageable copies only
   bool cuda_graphs = false;
   int max_cuda_graphs = 8;                      // captured shapes per engine
-  // Batch sizes graphs are captured for (ascending): a batch is padded up to the next one.
-  std::vector<int64_t> graph_batch_sizes;
+  // Batch sizes (ascending) a merged batch is padded up to (BucketPadding), eager or graph:
+  // warmed at load, captured as graphs with cudaGraphs. Empty: batches run at their own size.
+  std::vector<int64_t> batch_buckets;
+  // TorchScript's graph executor optimisations on the engine's thread (thread-local in
+  // libtorch: setGraphExecutorOptimize). Off: no profiling, fusion or re-specialisation.
+  bool optimized_execution = true;
 };
 
 }  // namespace torchpool

@@ -37,6 +37,10 @@ PoolCore::PoolCore(std::vector<std::unique_ptr<Engine>> engines, ForwardSignatur
       engines_(std::move(engines)),
       engine_latency_(engine_count_) {
   scheduler_.Configure(static_cast<int>(engine_count_), options);
+  // CPU engines share the cores with the JS thread that turns their results around.
+  for (auto& engine : engines_) {
+    if (engine->config().device.is_cpu()) scheduler_.SplitForTurnaround(engine->config().index);
+  }
   for (auto& engine : engines_) engine->Start(&scheduler_, this);
 }
 

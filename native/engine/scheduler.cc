@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -48,6 +49,7 @@ Status Scheduler::Submit(RequestPtr& request) {
     }
     lane = PickLane(*request, &notify);
     Push(lane, std::move(request));
+    population_ = std::max(population_, static_cast<double>(queued_.load(std::memory_order_relaxed) + running_.load(std::memory_order_relaxed)));
   }
   if (notify) lanes_[lane]->wake.notify_one();
   return Status::Ok();
@@ -166,17 +168,16 @@ RequestPtr Scheduler::PopBest(int engine, Clock::time_point now,
   return request;
 }
 
-void Scheduler::Gather(int engine, Clock::time_point now, Work* work, int64_t* rows) {
+void Scheduler::Gather(int engine, Clock::time_point now, Work* work, int64_t* rows, int64_t limit) {
   const Request& first = *work->batch.front();
   const int n = static_cast<int>(lanes_.size());
-  for (int k = 0; k < n && *rows < options_.max_batch_rows; ++k) {
+  for (int k = 0; k < n && *rows < limit; ++k) {
     LaneData& lane = *lanes_[(engine + k) % n];
-    for (auto it = lane.levels.begin(); it != lane.levels.end() && *rows < options_.max_batch_rows;) {
+    for (auto it = lane.levels.begin(); it != lane.levels.end() && *rows < limit;) {
       auto& fifo = it->second;
-      for (size_t i = 0; i < fifo.size() && *rows < options_.max_batch_rows;) {
+      for (size_t i = 0; i < fifo.size() && *rows < limit;) {
         const Request& candidate = *fifo[i];
-        if (candidate.batch_key != first.batch_key ||
-            *rows + candidate.rows > options_.max_batch_rows) {
+        if (candidate.batch_key != first.batch_key || *rows + candidate.rows > limit) {
           ++i;
         } else if (Expired(candidate, now)) {
           work->expired.push_back(Remove(lane, fifo, i));
@@ -204,27 +205,29 @@ bool Scheduler::Take(int engine, Work* work) {
       work->batch.push_back(std::move(first));
       const Request& head = *work->batch.front();
       int64_t rows = head.rows;
-      if (Batchable(head) && batching_enabled() && rows < options_.max_batch_rows) {
-        Gather(engine, now, work, &rows);
+      const int64_t limit = BatchLimit(lane);
+      if (Batchable(head) && batching_enabled() && rows < limit) {
+        Gather(engine, now, work, &rows, limit);
         // Wait for more only while the oldest member is younger than the queue delay (or, with
         // a hold, while the device could not start the batch anyway).
         bool held = false;
         for (;;) {
           const Clock::time_point now_filling = Clock::now();
           const Clock::time_point fill_until = FillDeadline(engine, *work, now_filling);
-          if (rows >= options_.max_batch_rows || closed_ || now_filling >= fill_until) break;
+          if (rows >= limit || closed_ || now_filling >= fill_until) break;
           held = held || (lane.holding && now_filling >= head.enqueued + options_.max_queue_delay);
           lane.state = LaneState::kFilling;
           lane.filling = &head;
           lane.filling_rows = rows;
           lane.wake.wait_until(lock, fill_until);
-          Gather(engine, Clock::now(), work, &rows);
+          Gather(engine, Clock::now(), work, &rows, limit);
         }
         lane.filling = nullptr;
         lane.holding = false;
         if (held) ++lane.held;
         TrimToBucket(lane, work, &rows);
       }
+      running_.fetch_add(work->batch.size(), std::memory_order_relaxed);
       lane.state = LaneState::kBusy;
       // Work left in this lane (a request that came for the batch but did not fit, or arrived
       // as filling ended) must not wait for this engine while another one sleeps.
@@ -255,6 +258,24 @@ bool Scheduler::Take(int engine, Work* work) {
     lane.wake.wait(lock);
     if (lane.state == LaneState::kWaking) spun = true;  // woken for work: no spin on a miss
   }
+}
+
+void Scheduler::SplitForTurnaround(int engine) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  lanes_[engine]->split_for_turnaround = true;
+}
+
+int64_t Scheduler::BatchLimit(const LaneData& lane) {
+  // How many requests the pool holds (waiting, or in an engine): the recent peak seen by Submit,
+  // since at any one moment part of them is with the JS thread (being settled and resubmitted).
+  // It decays by a tenth per batch taken, so a pool whose load falls follows it down.
+  const double population = population_;
+  population_ *= 0.9;
+  // A queue delay is the user asking batches to fill: it is kept as it is.
+  if (!lane.split_for_turnaround || options_.max_queue_delay.count() > 0 || population > static_cast<double>(options_.max_batch_rows)) {
+    return options_.max_batch_rows;
+  }
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(population / 2)));
 }
 
 Clock::time_point Scheduler::FillDeadline(int engine, const Work& work, Clock::time_point now) {

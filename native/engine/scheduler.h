@@ -79,6 +79,14 @@ class Scheduler {
   void ReleaseHold(int engine);
   // A batched output could not be split per request: run requests alone from now on.
   void DisableBatching(const std::string& reason);
+  // An engine whose forwards share the cores with the JS thread (a CPU engine): when every
+  // request in the pool would fit into one of its batches, it takes about half of them, so that
+  // the JS thread settles and resubmits one half while the other computes. Taking all of them
+  // would leave the engine idle during that turnaround, and the first request back would run
+  // alone (batches of 63 and 1 for 64 callers). Not with a maxQueueDelay: batches fill then.
+  void SplitForTurnaround(int engine);
+  // Engine threads: `requests` taken by Take have finished (they left the engine).
+  void Done(size_t requests) { running_.fetch_sub(requests, std::memory_order_relaxed); }
 
   // Any thread.
   size_t Depth() const { return queued_.load(std::memory_order_relaxed); }
@@ -102,13 +110,16 @@ class Scheduler {
     Clock::time_point hold_until;      // SetHold: fill on until then while the device is busy
     bool holding = false;              // filling past max_queue_delay because of hold_until
     uint64_t held = 0;
+    bool split_for_turnaround = false;
   };
 
   // All private helpers run with mutex_ held.
   int PickLane(const Request& request, bool* notify);
   void Push(int lane, RequestPtr request);
   RequestPtr PopBest(int engine, Clock::time_point now, std::vector<RequestPtr>* expired);
-  void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows);
+  void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows, int64_t limit);
+  // The most rows engine `engine` takes now (SplitForTurnaround, else max_batch_rows).
+  int64_t BatchLimit(const LaneData& lane);
   void TrimToBucket(LaneData& lane, Work* work, int64_t* rows);
   // When engine `engine`'s fill may end: max_queue_delay after its oldest member, or later
   // while its device is busy and no other engine is idle to take work.
@@ -124,6 +135,8 @@ class Scheduler {
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<LaneData>> lanes_;
   std::atomic<size_t> queued_{0};  // read without the lock by spinning engines and stats
+  std::atomic<size_t> running_{0};  // taken by engines, not yet Done
+  double population_ = 0;  // recent peak of queued + running requests, decaying (SplitForTurnaround)
   std::atomic<bool> batching_{true};
   std::string batching_disabled_reason_;
   int healthy_ = 0;

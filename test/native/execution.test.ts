@@ -43,13 +43,13 @@ describe('execution options on CPU engines', () => {
     process.on('warning', onWarning);
     try {
       const first = await open({ cudnnBenchmark: true, allowTF32: false });
-      expect(first.stats().processSettings).toEqual({ cudnnBenchmark: true, allowTF32: false });
+      expect(first.stats().processSettings).toMatchObject({ cudnnBenchmark: true, allowTF32: false });
       const same = await open({ cudnnBenchmark: true });
       const other = await open({ cudnnBenchmark: false, allowTF32: false });
       await new Promise((r) => setImmediate(r));
       expect(warnings.map((w) => (w as { code?: string }).code)).toEqual(['TORCHPOOL_PROCESS_SETTING']);
       expect(warnings[0]!.message).toMatch(/cudnnBenchmark: this pool asked for false, but an earlier pool of this process set it to true/);
-      expect(other.stats().processSettings).toEqual({ cudnnBenchmark: true, allowTF32: false });
+      expect(other.stats().processSettings).toMatchObject({ cudnnBenchmark: true, allowTF32: false });
       expect(same.stats().processSettings.cudnnBenchmark).toBe(true);
     } finally {
       process.off('warning', onWarning);
@@ -72,7 +72,13 @@ describe('execution options on CPU engines', () => {
     [{ maxCudaGraphs: 1.5 }, /options\.maxCudaGraphs/],
     [{ cudaGraphs: 'yes' }, /options\.cudaGraphs/],
     [{ cudaGraphs: true }, /CUDA graphs need a GPU; this pool has only CPU engines.*options\.cudaGraphs/],
-    [{ graphBatchSizes: [1, 2] }, /cudaGraphs: true as well.*options\.graphBatchSizes/],
+    [{ batchBuckets: [0, 2] }, /batch sizes between 1 and maxBatchSize \(32\).*options\.batchBuckets/],
+    [{ batchBuckets: [1, 64] }, /options\.batchBuckets/],
+    [{ batchBuckets: [1, 2], graphBatchSizes: [1, 4] }, /the same buckets as options\.batchBuckets.*options\.graphBatchSizes/],
+    [{ torchscript: 1 }, /options\.torchscript/],
+    [{ torchscript: { optimizedExecution: 'no' } }, /options\.torchscript\.optimizedExecution/],
+    [{ torchscript: { profilingExecutor: 1 } }, /options\.torchscript\.profilingExecutor/],
+    [{ torchscript: { optimisedExecution: false } }, /Unknown option 'optimisedExecution' in options\.torchscript \(did you mean 'optimizedExecution'\?\)/],
     [{ channelsLast: 1 }, /options\.channelsLast/],
     [{ allowTF32: 'no' }, /options\.allowTF32/],
     [{ warmup: [{ shape: [1, -2] }] }, /options\.warmup\[0\]\.shape\[1\]/],

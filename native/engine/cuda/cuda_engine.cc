@@ -79,7 +79,7 @@ CudaEngine::CudaEngine(EngineConfig config, std::unique_ptr<ModelRunner> runner)
       copy_stream_(c10::cuda::getStreamFromPool(false, device_index_)),
       pinned_(config_.execution.pinned_memory_bytes),
       staging_(&pinned_, config_.device),
-      graphs_(config_.execution.max_cuda_graphs, config_.execution.graph_batch_sizes) {
+      graphs_(config_.execution.max_cuda_graphs, config_.execution.batch_buckets) {
   // The load thread made this device current before creating the engine (pool_workers.cc), so
   // the streams above were made on it; this scope covers the events.
   DeviceScope device_scope(config_.device);
@@ -213,6 +213,11 @@ void CudaEngine::RunBatch(std::vector<RequestPtr>& batch) {
 
 c10::IValue CudaEngine::RunForward(std::vector<c10::IValue> args,
                                    std::unordered_map<std::string, c10::IValue> kwargs) {
+  return TrackFirstShape(args, kwargs, [&] { return RunForwardOnce(std::move(args), std::move(kwargs)); });
+}
+
+c10::IValue CudaEngine::RunForwardOnce(std::vector<c10::IValue> args,
+                                       std::unordered_map<std::string, c10::IValue> kwargs) {
   const bool autocast = config_.execution.precision == Precision::kAutocast;
   auto eager = [this, autocast](std::vector<c10::IValue> a) {
     AutocastScope scope(autocast);
@@ -263,13 +268,12 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     cudaGetLastError();
     std::vector<c10::IValue> args;
     std::unordered_map<std::string, c10::IValue> kwargs;
-    // The rows this batch runs with: padded up to a graph bucket when the engine has buckets.
+    // The rows this batch runs with: padded up to a bucket (batchBuckets), so that the device
+    // only ever sees the warmed batch sizes.
     const int64_t rows = BatchRows(members);
-    int64_t padded = 0;
-    const bool may_pad = rows > 0 && graphs_.has_buckets() && !graphs_.disabled() && padding_allowed_.load(std::memory_order_relaxed);
-    if (may_pad && padding_verified_.load(std::memory_order_relaxed)) {
-      padded = graphs_.PaddedRows(rows);
-      if (padded == 0) graphs_.CountEager("batch larger than the largest bucket (graphBatchSizes)");
+    const int64_t padded = padding_.PaddedRows(rows);
+    if (options.cuda_graphs && rows > 0 && padding_.has_buckets() && padding_.Bucket(rows) == 0) {
+      graphs_.CountEager("batch larger than the largest bucket (batchBuckets)");
     }
     {
       c10::cuda::CUDAStreamGuard copy_guard(input_stream);
@@ -309,24 +313,19 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     c10::cuda::CUDAStreamGuard compute_guard(compute_stream_);
     if (previous_running) C10_CUDA_CHECK(cudaStreamWaitEvent(compute_stream_.stream(), slot->inputs_ready, 0));
     c10::IValue output;
-    if (padded > rows) {
+    if (padded > 0) {
       std::vector<c10::IValue> kept = args;  // the padded inputs, for an unpadded re-run
       output = RunForward(std::move(args), std::move(kwargs));
-      if (OutputKeepsRows(output, {padded}, nullptr)) {
-        // Every output has the padded rows in dim 0: drop the padding rows.
-        output = MapTensors(output, [rows](const at::Tensor& t) { return t.narrow(0, 0, rows); });
-        graphs_.CountPadding(padded - rows);
-      } else {
+      if (!padding_.Unpad(&output, padded, rows)) {
         // Padding is only sound for a model whose rows are independent; this one's output is not
         // per row, so padding goes off for good and the batch runs again as it is.
-        padding_allowed_.store(false, std::memory_order_relaxed);
-        graphs_.CountEager(kPaddingOff);
+        if (options.cuda_graphs) graphs_.CountEager(BucketPadding::kOff);
         for (c10::IValue& arg : kept) arg = arg.toTensor().narrow(0, 0, rows);
         output = RunForward(std::move(kept), {});
       }
     } else {
       output = RunForward(std::move(args), std::move(kwargs));
-      if (may_pad && !padding_verified_.load(std::memory_order_relaxed)) NoteUnpaddedRows(output, rows);
+      padding_.NoteUnpadded(output, rows);
     }
     slot->forwarded = Clock::now();
     if (members.size() > 1) {
@@ -372,20 +371,6 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     if (status.code() == ErrorCode::kOutOfMemory) out_of_memory_.fetch_add(1, std::memory_order_relaxed);
     in_flight_.fetch_sub(static_cast<int>(members.size()), std::memory_order_relaxed);
     return status;
-  }
-}
-
-void CudaEngine::NoteUnpaddedRows(const c10::IValue& output, int64_t rows) {
-  if (!OutputKeepsRows(output, {rows}, nullptr)) {
-    padding_allowed_.store(false, std::memory_order_relaxed);
-    graphs_.CountEager(kPaddingOff);
-    return;
-  }
-  const int64_t first = rows_kept_once_.load(std::memory_order_relaxed);
-  if (first == 0) {
-    rows_kept_once_.store(rows, std::memory_order_relaxed);
-  } else if (first != rows) {
-    padding_verified_.store(true, std::memory_order_relaxed);
   }
 }
 

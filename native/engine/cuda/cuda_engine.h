@@ -57,8 +57,12 @@ class CudaEngine : public Engine {
   // Engine (or load) thread: queues the whole batch on the streams. `unsplittable` is set when
   // a merged batch's output cannot be cut per request.
   Status Launch(std::vector<RequestPtr>& members, Slot* slot, bool* unsplittable);
+  // The forward on the compute stream (a graph replay when one is captured), timed when its
+  // shape is new to the engine.
   c10::IValue RunForward(std::vector<c10::IValue> args,
                          std::unordered_map<std::string, c10::IValue> kwargs);
+  c10::IValue RunForwardOnce(std::vector<c10::IValue> args,
+                             std::unordered_map<std::string, c10::IValue> kwargs);
   // Waits for the slot's event and gives the output in memory of its own; releases staging.
   Status Collect(Slot* slot, c10::IValue* output);
   void Complete(Slot* slot);  // completion thread
@@ -97,15 +101,6 @@ class CudaEngine : public Engine {
   std::thread completion_thread_;
   Clock::time_point last_completed_;  // completion thread: busy time counts overlap once
 
-  // Padding a batch up to a graph bucket is sound only for a model whose output rows are its
-  // input rows. That is taken as shown once two unpadded runs of different row counts kept
-  // their rows (warmup's buckets show it at load); one output that does not turns padding off.
-  // A single run can look per-row by chance (a column sum of 4 columns for a batch of 4).
-  void NoteUnpaddedRows(const c10::IValue& output, int64_t rows);
-  static constexpr const char* kPaddingOff = "padding off: the model's output does not keep the batch's rows";
-  std::atomic<bool> padding_allowed_{true};
-  std::atomic<bool> padding_verified_{false};
-  std::atomic<int64_t> rows_kept_once_{0};  // the first row count seen kept, until verified
   std::atomic<uint64_t> overlapped_{0};
   std::atomic<uint64_t> out_of_memory_{0};
   mutable std::mutex graphs_reason_mutex_;

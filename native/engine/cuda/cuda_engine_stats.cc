@@ -44,8 +44,9 @@ EngineStats CudaEngine::Stats() const {
   cuda.graphs_captured = graphs_.captured();
   cuda.graph_replays = graphs_.replays();
   const GraphCache::Stats buckets = graphs_.BucketStats();
-  cuda.graph_buckets = graphs_.buckets();
-  cuda.graph_padded_rows = buckets.padded_rows;
+  // Buckets pad eager batches too (stats.buckets); graphs report them as they always did.
+  cuda.graph_buckets = stats.buckets.buckets;
+  cuda.graph_padded_rows = stats.buckets.padded_rows;
   cuda.graph_pool_bytes = buckets.pool_bytes;
   cuda.graph_replays_by_bucket = buckets.replays_by_bucket;
   cuda.graph_eager_fallbacks = buckets.eager_fallbacks;

@@ -148,20 +148,12 @@ bool GraphCache::Capture(Entry& entry, const std::vector<at::Tensor>& inputs,
   }
 }
 
-int64_t GraphCache::PaddedRows(int64_t rows) const {
-  for (int64_t bucket : buckets_) {
-    if (bucket >= rows) return bucket;
-  }
-  return 0;
-}
-
 void GraphCache::CountEager(const char* why) {
   std::lock_guard<std::mutex> lock(stats_mutex_);
   ++eager_fallbacks_[why];
 }
 
 void GraphCache::ResetCounts() {
-  padded_rows_.store(0, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(stats_mutex_);
   replays_by_bucket_.clear();
   eager_fallbacks_.clear();
@@ -169,7 +161,6 @@ void GraphCache::ResetCounts() {
 
 GraphCache::Stats GraphCache::BucketStats() const {
   Stats stats;
-  stats.padded_rows = padded_rows_.load(std::memory_order_relaxed);
   stats.pool_bytes = pool_bytes_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(stats_mutex_);
   stats.replays_by_bucket = replays_by_bucket_;

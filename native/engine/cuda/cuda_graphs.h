@@ -5,9 +5,9 @@
 // captured, or past the per-engine limit, run eagerly. A capture that fails (a model that syncs
 // with the host, say) turns graphs off for the engine with the reason in stats.
 //
-// Batch-size buckets (graphBatchSizes) make graphs survive dynamic batching: the engine pads a
-// merged batch up to the nearest bucket (PaddedRows) so that only the buckets' shapes are ever
-// captured. All graphs of an engine share one private memory pool: they replay one at a time on
+// Batch-size buckets (batchBuckets, engine/bucket_padding.h) make graphs survive dynamic
+// batching: the engine pads a merged batch up to the nearest bucket, so that only the buckets'
+// shapes are ever captured (at warmup). All graphs of an engine share one private memory pool: they replay one at a time on
 // the engine's compute stream, so their intermediate buffers can be the same memory.
 
 #include <ATen/cuda/CUDAGraph.h>
@@ -30,13 +30,8 @@ class GraphCache {
  public:
   using ForwardFn = std::function<c10::IValue(std::vector<c10::IValue>)>;
 
+  // `buckets`: replays are counted per bucket (rows) when there are any.
   GraphCache(int max_graphs, std::vector<int64_t> buckets) : max_graphs_(max_graphs), buckets_(std::move(buckets)) {}
-
-  // The rows a batch of `rows` rows runs with: the smallest bucket that holds it, or 0 when
-  // there are no buckets or it is larger than the largest.
-  int64_t PaddedRows(int64_t rows) const;
-  bool has_buckets() const { return !buckets_.empty(); }
-  const std::vector<int64_t>& buckets() const { return buckets_; }
 
   // The key of a call whose arguments are all device tensors: dtypes, sizes and layout.
   static std::string Key(const std::vector<at::Tensor>& inputs);
@@ -46,15 +41,13 @@ class GraphCache {
   bool Run(const std::string& key, const std::vector<at::Tensor>& inputs, const ForwardFn& forward,
            c10::IValue* output, const char** why_eager);
 
-  // Counted by the engine: rows of padding run, and forwards that ran eagerly, by reason.
-  void CountPadding(int64_t rows) { padded_rows_.fetch_add(static_cast<uint64_t>(rows), std::memory_order_relaxed); }
+  // Counted by the engine: forwards that ran eagerly, by reason.
   void CountEager(const char* why);
-  // After warmup: its eager runs before each capture, its replays and padding are not the
-  // users' (captured() and replays() keep counting from the start).
+  // After warmup: its eager runs before each capture and its replays are not the users'
+  // (captured() and replays() keep counting from the start).
   void ResetCounts();
 
   struct Stats {
-    uint64_t padded_rows = 0;
     uint64_t pool_bytes = 0;  // device memory the graphs' pool took, measured around captures
     std::map<int64_t, uint64_t> replays_by_bucket;
     std::map<std::string, uint64_t> eager_fallbacks;
@@ -82,7 +75,6 @@ class GraphCache {
   std::unordered_map<std::string, Entry> entries_;
   bool have_pool_ = false;
   std::pair<unsigned long long, unsigned long long> pool_{0, 0};  // the engine's graphs' memory pool
-  std::atomic<uint64_t> padded_rows_{0};
   std::atomic<uint64_t> pool_bytes_{0};
   mutable std::mutex stats_mutex_;
   std::map<int64_t, uint64_t> replays_by_bucket_;

@@ -1,6 +1,7 @@
-// CudaEngine::Warmup (load thread): runs the warmup shapes through the real launch path, so the
-// first user request pays no JIT profiling, cuDNN autotuning, graph capture or pinned
-// allocation, and sizes the pinned pool for the batches those shapes merge into.
+// CudaEngine::Warmup (the engine's thread, before it serves): runs the warmup shapes at every
+// batch bucket through the real launch path, so the first user request pays no JIT profiling,
+// cuDNN planning, graph capture or pinned allocation, and sizes the pinned pool for the batches
+// those shapes merge into.
 
 #include <c10/core/InferenceMode.h>
 
@@ -30,53 +31,47 @@ void RowBytes(const c10::IValue& value, int64_t rows, std::vector<int64_t>* out)
 }  // namespace
 
 Status CudaEngine::Warmup() {
-  DeviceScope device_scope(config_.device);
-  // Three runs per shape: TorchScript optimises on the second, a CUDA graph is captured on the
-  // third (cudaGraphs), and cuDNN has picked its algorithms by then.
+  // On the engine's own thread (Engine::Run), through the real launch path. Per batch size: two
+  // runs (TorchScript optimises on the second; cuDNN has picked its plans for this thread by
+  // then), and a third that captures the CUDA graph (cudaGraphs). With batch buckets every
+  // bucket of each shape is run, so no request ever meets a batch size for the first time.
+  const int runs_per_size = config_.execution.cuda_graphs ? 3 : 2;
   for (const WarmupShape& shape : config_.execution.warmup) {
-    // With graph buckets, each bucket of this shape is captured now (dim 0 = the bucket), so
-    // that no request ever waits for a capture.
-    std::vector<WarmupShape> runs;
-    if (config_.execution.cuda_graphs && graphs_.has_buckets() && !shape.shape.empty()) {
-      for (int64_t bucket : graphs_.buckets()) {
-        WarmupShape sized = shape;
-        sized.shape[0] = bucket;
-        runs.push_back(std::move(sized));
-      }
-    }
-    runs.push_back(shape);
     c10::IValue output;
-    for (size_t run = 0; run < 3 * runs.size(); ++run) {
-      const WarmupShape& current = runs[run / 3];
-      std::vector<RequestPtr> members;
-      members.push_back(std::make_unique<Request>());
-      members.front()->args = WarmupInputs(current, c10::Device(c10::kCPU));
-      Slot* slot = AcquireSlot();
-      bool unsplittable = false;
-      Status status = Launch(members, slot, &unsplittable);
-      if (status.ok()) {
-        status = Collect(slot, &output);
-        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    for (const WarmupShape& current : WarmupRuns(shape)) {
+      for (int run = 0; run < runs_per_size; ++run) {
+        std::vector<RequestPtr> members;
+        members.push_back(std::make_unique<Request>());
+        members.front()->args = WarmupInputs(current, c10::Device(c10::kCPU));
+        Slot* slot = AcquireSlot();
+        bool unsplittable = false;
+        Status status = Launch(members, slot, &unsplittable);
+        if (status.ok()) {
+          status = Collect(slot, &output);
+          in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        }
+        ReturnSlot(slot);
+        if (!status.ok()) return Status(status.code(), "warmup failed: " + status.message());
       }
-      ReturnSlot(slot);
-      if (!status.ok()) return Status(status.code(), "warmup failed: " + status.message());
     }
-    const int64_t rows = shape.shape.empty() ? 0 : shape.shape.front();
+    // `output` is the last run's: the shape itself, or the largest bucket.
+    const std::vector<WarmupShape> runs = WarmupRuns(shape);
+    const int64_t rows = runs.back().shape.empty() ? 0 : runs.back().shape.front();
     if (rows > 0) {
       int64_t input_bytes = c10::elementSize(shape.dtype);
-      for (int64_t d : shape.shape) input_bytes *= d;
+      for (size_t d = 1; d < shape.shape.size(); ++d) input_bytes *= shape.shape[d];
       std::vector<int64_t> output_row_bytes;
       RowBytes(output, rows, &output_row_bytes);
-      ReserveStaging({input_bytes / rows}, output_row_bytes, rows);
+      const int64_t shape_rows = shape.shape.empty() ? 0 : shape.shape.front();
+      if (shape_rows > 0) ReserveStaging({input_bytes}, output_row_bytes, shape_rows);
     }
   }
   // Stats count users' requests: warmup's eager runs before each capture are by design. A model
   // found not to keep its rows still says why its batches are not padded.
   graphs_.ResetCounts();
-  if (!padding_allowed_.load(std::memory_order_relaxed)) graphs_.CountEager(kPaddingOff);
-  // libtorch 1.13 caches autocast's weight casts per thread; this (load) thread is not the
-  // engine's, so its copies would stay for the life of the process.
-  ClearAutocastCache(config_.execution.precision == Precision::kAutocast);
+  if (config_.execution.cuda_graphs && !padding_.allowed()) graphs_.CountEager(BucketPadding::kOff);
+  // libtorch 1.13 caches autocast's weight casts per thread: the engine thread keeps its own for
+  // serving; nothing to drop here.
   return Status::Ok();
 }
 

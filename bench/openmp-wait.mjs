@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// How CPU engines' OpenMP threads wait between forwards, against the JS thread that needs a core
+// to settle and resubmit (issue 20): 64 callers keep one batch-1 MLP request each in flight, with
+// default threads, maxBatchSize 32 and 64. Each OpenMP setting runs in a process of its own (the
+// runtime reads it when it loads), alternating with the raw C++ loop at batch 64 on the same
+// threads; figures are medians over repeats.   node bench/openmp-wait.mjs [--quick]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import torchpool from '../dist/index.js';
+import { median, rawForward, root } from './measure.mjs';
+
+const { InferencePool, builtinModelPath, buildInfo } = torchpool;
+const self = fileURLToPath(import.meta.url);
+const argv = process.argv.slice(2);
+
+// Child: one pool, one closed loop; prints rows/s and the mean batch.
+if (argv[0] === '--child') {
+  const { file, maxBatchSize, requests, concurrency } = JSON.parse(argv[1]);
+  const pool = await InferencePool.create({ model: file, devices: 'cpu', maxBatchSize });
+  const x = { data: new Float32Array(256).map(() => Math.random()), shape: [1, 256] };
+  let next = 0;
+  const worker = async (count) => { while (next++ < count) await pool.infer(x); };
+  const loop = async (count) => { next = 0; await Promise.all(Array.from({ length: concurrency }, () => worker(count))); };
+  await loop(concurrency * 20);
+  const before = pool.stats();
+  const start = performance.now();
+  await loop(requests);
+  const seconds = (performance.now() - start) / 1000;
+  const after = pool.stats();
+  const { openmp } = after.processSettings;
+  console.log(JSON.stringify({ rows_per_s: requests / seconds, mean_batch: (after.requests - before.requests) / Math.max(1, after.batches - before.batches), threads: after.engines[0].threads, openmp }));
+  await pool.close();
+  process.exit(0);
+}
+
+const quick = argv.includes('--quick');
+const repeats = quick ? 2 : 5;
+const requests = quick ? 20_000 : 60_000;
+const concurrency = 64;
+const file = await builtinModelPath('mlp', { cacheDir: path.join(root, '.cache', 'models') });
+const threads = Math.max(1, os.availableParallelism());
+// Unset: what torchpool does by default. The others are set in the environment, as a user would.
+const settings = [
+  { name: 'torchpool default', env: {} },
+  { name: 'libgomp default (GOMP_SPINCOUNT=300000)', env: { GOMP_SPINCOUNT: '300000' } },
+  { name: 'OMP_WAIT_POLICY=passive', env: { OMP_WAIT_POLICY: 'passive' } },
+  { name: 'GOMP_SPINCOUNT=10000', env: { GOMP_SPINCOUNT: '10000' } },
+  { name: 'GOMP_SPINCOUNT=30000', env: { GOMP_SPINCOUNT: '30000' } },
+  { name: 'OMP_WAIT_POLICY=active', env: { OMP_WAIT_POLICY: 'active' } },
+];
+const stolen = () => { const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number); return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 }; };
+const cpuStart = stolen();
+
+function child(env, maxBatchSize) {
+  const clean = { ...process.env };
+  for (const k of ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME']) delete clean[k];
+  const out = spawnSync(process.execPath, [self, '--child', JSON.stringify({ file, maxBatchSize, requests, concurrency })], { env: { ...clean, ...env }, encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(out.stderr);
+  return JSON.parse(out.stdout.trim().split('\n').pop());
+}
+
+const rows = [];
+for (const maxBatchSize of [32, 64]) {
+  const runs = Object.fromEntries(settings.map((s) => [s.name, []]));
+  const raw = [];
+  for (let r = 0; r < repeats; r++) {
+    for (const s of settings) {
+      raw.push(rawForward({ model: file, device: 'cpu', shape: [64, 256], iters: 300, warmup: 30, threads }));
+      runs[s.name].push(child(s.env, maxBatchSize));
+    }
+  }
+  const rawRowsPerS = (64 * 1e6) / median(raw.map((o) => o.p50_us));
+  for (const s of settings) {
+    const ratios = runs[s.name].map((o, i) => o.rows_per_s / ((64 * 1e6) / raw[i * settings.length + settings.indexOf(s)].p50_us));
+    const row = { setting: s.name, maxBatchSize, concurrency, threads, rows_per_s: median(runs[s.name].map((o) => o.rows_per_s)), mean_batch: median(runs[s.name].map((o) => o.mean_batch)),
+      raw_rows_per_s_batch64: rawRowsPerS, fraction_of_raw: median(ratios), openmp: runs[s.name][0].openmp };
+    rows.push(row);
+    console.log(JSON.stringify(row));
+  }
+}
+const cpuEnd = stolen();
+const data = {
+  machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, node: process.version,
+    libtorch: `${buildInfo().torchVersion} (${buildInfo().torchOrigin})`, command: `node bench/openmp-wait.mjs${quick ? ' --quick' : ''}`,
+    stealPercent: (100 * (cpuEnd.steal - cpuStart.steal)) / Math.max(1, cpuEnd.total - cpuStart.total) },
+  repeats, requests, rows,
+};
+const out = path.join(root, 'bench', 'data', 'openmp-wait.json');
+fs.writeFileSync(out, JSON.stringify(data, null, 2) + '\n');
+console.log(`wrote ${path.relative(root, out)}`);
