@@ -6,6 +6,7 @@
 // Python torch that makes them. Writes bench/data/aoti-gpu.json.   node bench/aoti.mjs [--quick]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
 import { gpuMachine, median, root, torchpoolLatency } from './measure.mjs';
@@ -18,9 +19,11 @@ if (!gpu || !buildInfo().aoti) {
   process.exit(0);
 }
 const python = process.env.TORCHPOOL_BENCH_PYTHON ?? 'python3';
-const dir = path.join(root, '.cache', 'aoti');
-const made = spawnSync(python, [path.join(root, 'test', 'fixtures', 'aoti', 'make_packages.py'), dir, 'resnet50'], { stdio: 'inherit' });
+// Made once per machine (per torch version and settings), like the GPU tests' packages.
+const cacheBase = path.join(process.env.TORCHPOOL_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'torchpool'), 'aoti');
+const made = spawnSync(python, [path.join(root, 'test', 'fixtures', 'aoti', 'make_packages.py'), cacheBase, 'resnet50'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 if (made.status !== 0) process.exit(made.status ?? 1);
+const dir = /^dir=(.+)$/m.exec(made.stdout)[1];
 
 // Written after every row, so that a run cut short still leaves what it measured.
 const out = path.join(root, 'bench', 'data', 'aoti-gpu.json');
@@ -38,9 +41,8 @@ const repeats = quick ? 1 : 3;
 const rows = [];
 for (const precision of ['fp32', 'fp16']) {
   const pkg = path.join(dir, `resnet50-${precision}.pt2`);
-  // The packages start at batch 2 (torch.export); batch 1 runs padded to two rows by torchpool,
-  // while the Python baseline cannot run it at all.
-  for (const batch of quick ? [1, 32] : [1, 8, 32, 128]) {
+  // Exported with a dynamic batch from 1 (make_packages.py): every batch runs as it is.
+  for (const batch of quick ? [1, 8, 32] : [1, 8, 32, 128]) {
     const shape = [batch, 3, 224, 224];
     const iters = batch >= 128 ? 30 : batch >= 32 ? 60 : 150;
     const measure = async (options) => {
@@ -51,8 +53,9 @@ for (const precision of ['fp32', 'fp16']) {
       return median(runs);
     };
     const aoti = await measure({ model: pkg });
+    const aotiGraphs = await measure({ model: pkg, cudaGraphs: true });
     const peerRuns = [];
-    for (let r = 0; r < (batch >= 2 ? repeats : 0); r++) { // Python cannot run these packages at batch 1
+    for (let r = 0; r < repeats; r++) {
       const peer = spawnSync(python, [path.join(root, 'bench', 'peers', 'aoti_python.py'), '--package', pkg, '--device', device, '--shape', shape.join(','), '--iters', String(iters)],
         { encoding: 'utf8', timeout: 120_000 });
       if (peer.status === 0) {
@@ -71,7 +74,7 @@ for (const precision of ['fp32', 'fp16']) {
     const graphs = await measure({ model: ts, ...precisionOption, cudaGraphs: true });
     const row = {
       precision, batch,
-      torchpool_aoti_p50_us: aoti, python_aoti_p50_us: python_aoti,
+      torchpool_aoti_p50_us: aoti, torchpool_aoti_graphs_p50_us: aotiGraphs, python_aoti_p50_us: python_aoti,
       aoti_throughput_vs_python: python_aoti ? python_aoti / aoti : null,
       torchpool_torchscript_p50_us: eager, torchpool_torchscript_graphs_p50_us: graphs,
       images_per_s_aoti: (batch * 1e6) / aoti,

@@ -78,11 +78,13 @@ export interface NativeEngineStats {
   buckets: BucketStats;
   firstShapes: FirstShapeStats;
   optimizedExecution: boolean;
+  weightBytes: number;
   cuda?: CudaEngineStats;
 }
 
 export interface NativePoolStats {
   engines: NativeEngineStats[];
+  weightBytesByDevice: Record<string, number>;
   threads: ThreadStats[];
   uptimeMs: number;
   /** Whether the engines were closed (by the owner, or because its thread exited). */

@@ -38,6 +38,7 @@ export class StatsTracker {
       batches,
       meanBatchSize: batches > 0 ? requests / batches : 0,
       queueDepth: raw.queueDepth,
+      weightBytesByDevice: { ...raw.weightBytesByDevice },
       inFlight: raw.inFlight,
       completed: raw.completed,
       failed: raw.failed,

@@ -205,6 +205,8 @@ export interface EngineStats {
   /** Requests waiting in this engine's deque. */
   queueDepth: number;
   latency: LatencyStats;
+  /** Bytes of memory the engine's model weights take (parameters and buffers, or a package's constants); shared with other engines on its device where they share weights (AOTInductor). */
+  weightBytes: number;
   /** TorchScript's executor optimisations as the engine's thread has them (`torchscript.optimizedExecution`). */
   optimizedExecution: boolean;
   /** How batches are padded to buckets on this engine. */
@@ -243,6 +245,11 @@ export interface PoolStats {
   meanBatchSize: number;
   /** Requests waiting, over all deques. */
   queueDepth: number;
+  /**
+   * Bytes of weights held per device, e.g. `{ 'cuda:0': 102e6 }`: blocks that engines share count
+   * once. AOTInductor engines of one device share one copy; TorchScript replicas each have theirs.
+   */
+  weightBytesByDevice: Record<string, number>;
   /** Requests accepted and not yet settled (queued or running), from every thread. */
   inFlight: number;
   /** Promises settled (resolved or rejected), on every thread. */

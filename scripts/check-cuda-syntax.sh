@@ -51,7 +51,22 @@ napi=$(node -p "require('path').dirname(require.resolve('node-addon-api/package.
 node_api=$(node -p "require('node-api-headers').include_dir" 2>/dev/null || true)
 # The AOTInductor runner needs libtorch 2.6+, whose loader header Debian's 1.13 lacks: a stub with
 # the declarations the runner uses (as libtorch 2.6-2.11 declare them) lets it compile here too.
-mkdir -p "$generated/torch/csrc/inductor/aoti_package"
+mkdir -p "$generated/torch/csrc/inductor/aoti_package" "$generated/torch/csrc/inductor/aoti_runner"
+cat > "$generated/torch/csrc/inductor/aoti_runner/model_container_runner.h" <<'H'
+#pragma once
+// Supplied by scripts/check-cuda-syntax.sh: the part of libtorch 2.6+'s container runner used.
+#include <ATen/Tensor.h>
+#include <string>
+#include <unordered_map>
+namespace torch::inductor {
+class AOTIModelContainerRunner {
+ public:
+  const std::unordered_map<std::string, at::Tensor> extract_constants_map(bool use_inactive) const;
+  void swap_constant_buffer();
+  void free_inactive_constant_buffer();
+};
+}  // namespace torch::inductor
+H
 cat > "$generated/torch/csrc/inductor/aoti_package/model_package_loader.h" <<'H'
 #pragma once
 // Supplied by scripts/check-cuda-syntax.sh: the part of libtorch 2.6+'s loader the runner uses.
@@ -60,23 +75,28 @@ cat > "$generated/torch/csrc/inductor/aoti_package/model_package_loader.h" <<'H'
 #include <unordered_map>
 #include <vector>
 namespace torch::inductor {
+class AOTIModelContainerRunner;
 class AOTIModelPackageLoader {
  public:
   AOTIModelPackageLoader(const std::string& model_package_path, const std::string& model_name = "model",
                          const bool run_single_threaded = false, const size_t num_runners = 1,
                          const c10::DeviceIndex device_index = -1);
+  AOTIModelContainerRunner* get_runner();
   std::unordered_map<std::string, std::string> get_metadata();
   std::vector<at::Tensor> run(const std::vector<at::Tensor>& inputs, void* stream_handle = nullptr);
   std::vector<std::string> get_call_spec();
+  void load_constants(std::unordered_map<std::string, at::Tensor>& constants_map, bool use_inactive,
+                      bool check_full_update, bool user_managed = false);
 };
 }  // namespace torch::inductor
 H
 units=("$root"/native/engine/cuda/*.cc "$root/native/engine/engine_factory.cc" "$root/native/engine/pinned_inputs.cc"
-  "$root/native/engine/runner/aoti_runner.cc")
+  "$root/native/engine/runner/aoti_runner.cc" "$root/native/engine/runner/aoti_package.cc")
 failed=0
 for unit in "${units[@]}"; do
   if ! "$cxx" -std=c++17 -fsyntax-only -Wall -Wextra -Wno-unused-parameter \
-      -DTORCHPOOL_WITH_CUDA=1 -DTORCHPOOL_WITH_AOTI=1 -DTORCHPOOL_AOTI_LOADER_DEVICE=1 -DNAPI_VERSION=8 "${api_defines[@]}" \
+      -DTORCHPOOL_WITH_CUDA=1 -DTORCHPOOL_WITH_AOTI=1 -DTORCHPOOL_AOTI_LOADER_DEVICE=1 \
+      -DTORCHPOOL_AOTI_CONSTANTS=1 -DTORCHPOOL_AOTI_SHARE_CONSTANTS=1 -DNAPI_VERSION=8 "${api_defines[@]}" \
       -I"$root/native" -I"$generated" -I"$cuda/include" \
       -I"$torch_include" -I"$torch_include/torch/csrc/api/include" \
       ${napi:+-I"$napi"} ${node_api:+-I"$node_api"} "$unit"; then

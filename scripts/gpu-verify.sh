@@ -4,10 +4,9 @@
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build tests aoti-tests
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build bench mixed
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build latency aoti-bench serve threads
-# What is still open after the 2026-11-22 H100 run (issues 13 and 14), in two calls:
-#   bash .device/remote.sh bash scripts/gpu-verify.sh build aoti-tests aoti-bench
-#   bash .device/remote.sh bash scripts/gpu-verify.sh build tests batching latency
-# then `serve` in a third call if device time is left.
+# Issues 20 and 21 in one call (about 9 minutes on an H200):
+#   bash .device/remote.sh bash scripts/gpu-verify.sh build tests aoti-tests cold-start aoti-bench
+# then, with device time left: `batching latency serve threads`.
 # Each phase logs to <out>/work/<phase>.log under its own time limit, inside GPU_VERIFY_SECONDS
 # (default 550) for the whole call; at the end <out>/results.tgz holds the logs and bench/data.
 # <out> is $OUT on the device machine, else ./gpu-out.
@@ -40,7 +39,7 @@ phase() {
 # AOTInductor packages take minutes to compile: started in the background beside the build.
 start_packages() {
   [[ -n $packages_pid ]] && return
-  python3 test/fixtures/aoti/make_packages.py .cache/aoti >"$work/packages.log" 2>&1 &
+  python3 test/fixtures/aoti/make_packages.py "${TORCHPOOL_CACHE_DIR:-$HOME/.cache/torchpool}/aoti" >"$work/packages.log" 2>&1 &
   packages_pid=$!
 }
 wait_packages() {
@@ -70,7 +69,8 @@ for step in "$@"; do
       --duration 2s --warmup 500ms --no-scaling -q --out bench/data/cli-mixed ;;
     latency) phase latency 150 node bench/gpu-latency.mjs ;;
     batching) phase batching 260 node bench/gpu-batching.mjs ;;
-    aoti-bench) wait_packages; phase aoti-bench 330 node bench/aoti.mjs ;;
+    aoti-bench) wait_packages; phase aoti-bench 330 node bench/aoti.mjs ${GPU_VERIFY_QUICK:+--quick} ;;
+    cold-start) phase cold-start 240 node bench/cold-start.mjs --suite gpu ${GPU_VERIFY_QUICK:+--quick} ;;
     serve) phase serve 200 node bench/serve.mjs ;;
     threads) phase threads 120 node bench/threads.mjs ;;
     *) echo "gpu-verify: unknown phase '$step'"; exit 2 ;;

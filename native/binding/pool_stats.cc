@@ -4,6 +4,8 @@
 #include "binding/pool_workers.h"
 #include "binding/pool_wrap.h"
 
+#include <map>
+
 namespace torchpool {
 namespace {
 
@@ -151,10 +153,25 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
     e.Set("latency", LatencyToJs(env, core, static_cast<int>(i)));
     e.Set("buckets", BucketsToJs(env, s.buckets));
     e.Set("optimizedExecution", s.optimized_execution);
+    uint64_t weight_bytes = 0;
+    for (const WeightBlock& block : s.weights) weight_bytes += block.bytes;
+    e.Set("weightBytes", static_cast<double>(weight_bytes));
     e.Set("firstShapes", FirstShapesToJs(env, s.first_shapes));
     if (s.has_cuda) e.Set("cuda", CudaStatsToJs(env, s.cuda));
     engines.Set(static_cast<uint32_t>(i), e);
   }
+  // Weight memory per device: blocks that engines share count once.
+  std::map<std::string, std::map<const void*, size_t>> blocks_by_device;
+  for (const EngineStats& s : all) {
+    for (const WeightBlock& block : s.weights) blocks_by_device[s.device][block.data] = block.bytes;
+  }
+  Napi::Object weights = Napi::Object::New(env);
+  for (const auto& [device, blocks] : blocks_by_device) {
+    uint64_t bytes = 0;
+    for (const auto& [data, size] : blocks) bytes += size;
+    weights.Set(device, static_cast<double>(bytes));
+  }
+  stats.Set("weightBytesByDevice", weights);
   const ClientStats totals = core.Totals();
   stats.Set("engines", engines);
   stats.Set("queueDepth", static_cast<double>(core.scheduler().Depth()));

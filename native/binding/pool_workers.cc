@@ -1,5 +1,7 @@
 #include "binding/pool_workers.h"
 
+#include <map>
+
 #include "binding/errors.h"
 #include "binding/pool_wrap.h"
 #include "engine/device_scope.h"
@@ -35,11 +37,13 @@ void LoadWorker::Execute() {
   status_ = CheckEnginePlan(plan_.engines);
   if (!status_.ok()) return;
   warnings_ = ApplyGlobalSettings(plan_);
+  std::map<std::string, size_t> engines_on_device;
+  for (const EngineConfig& config : plan_.engines) ++engines_on_device[config.device.str()];
   for (const EngineConfig& config : plan_.engines) {
     // Everything an engine creates at load (replica, streams, events, warmup) on its own GPU.
     DeviceScope device_scope(config.device);
     std::unique_ptr<ModelRunner> runner;
-    status_ = LoadRunner(model, config.device, plan_.runner, config.execution, &runner);
+    status_ = LoadRunner(model, config.device, plan_.runner, config.execution, engines_on_device[config.device.str()], &runner);
     if (!status_.ok()) break;
     if (engines_.empty()) {
       signature_ = runner->Signature();
@@ -56,6 +60,7 @@ void LoadWorker::Execute() {
     engines_.back()->Launch();
   }
   ForgetTemporaryFile(&model);
+  model.per_device.clear();  // the runners keep what they share
   for (auto& engine : engines_) {
     Status warm = engine->AwaitWarm();
     if (status_.ok() && !warm.ok()) status_ = warm;

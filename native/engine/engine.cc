@@ -20,7 +20,7 @@ int64_t Nanos(Clock::duration d) {
 }  // namespace
 
 Engine::Engine(EngineConfig config, std::unique_ptr<ModelRunner> runner)
-    : config_(std::move(config)), runner_(std::move(runner)), padding_(config_.execution.batch_buckets) {}
+    : config_(std::move(config)), runner_(std::move(runner)), weights_(runner_->Weights()), padding_(config_.execution.batch_buckets) {}
 
 Engine::~Engine() { Engine::Join(); }
 
@@ -295,6 +295,7 @@ EngineStats Engine::Stats() const {
   stats.buckets = padding_.Snapshot();
   stats.first_shapes = first_shapes_.Snapshot();
   stats.optimized_execution = thread_optimizes_.load(std::memory_order_relaxed);
+  stats.weights = weights_;
   return stats;
 }
 

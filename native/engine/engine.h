@@ -75,6 +75,7 @@ struct EngineStats {
   BucketPadding::Stats buckets;
   FirstShapes::Stats first_shapes;
   bool optimized_execution = true;  // TorchScript's executor optimisations, as read on the engine's thread
+  std::vector<WeightBlock> weights;  // the memory its weights take (shared blocks appear in several engines)
   bool has_cuda = false;
   CudaEngineStats cuda;
 };
@@ -157,6 +158,7 @@ class Engine {
  protected:
   EngineConfig config_;
   std::unique_ptr<ModelRunner> runner_;  // what runs the forward (TorchScript, AOTInductor)
+  std::vector<WeightBlock> weights_;     // runner_->Weights(), read once at load
   std::thread thread_;
   std::mutex join_mutex_;
   BucketPadding padding_;

@@ -109,7 +109,7 @@ void ForgetTemporaryFile(ModelSource* source) {
 }
 
 Status LoadRunner(ModelSource& source, const c10::Device& device, const RunnerOptions& options,
-                  const ExecutionOptions& execution, std::unique_ptr<ModelRunner>* out) {
+                  const ExecutionOptions& execution, size_t engines_on_device, std::unique_ptr<ModelRunner>* out) {
   TORCHPOOL_RETURN_IF_ERROR(CheckDeviceAvailable(device));
   const ModelInspection& inspection = source.inspection;
   const bool aoti = options.format == "aoti" || (options.format == "auto" && inspection.format == ModelFormat::kAoti);
@@ -145,7 +145,10 @@ Status LoadRunner(ModelSource& source, const c10::Device& device, const RunnerOp
     return Status(ErrorCode::kModelLoad, "the package " + source.label + " has no model '" + name + "' (it holds " + Join(models) + ")");
   }
   TORCHPOOL_RETURN_IF_ERROR(Materialize(&source));
-  return LoadAotiRunner(source.path, name, device, out);
+  AotiRunnerOptions runner;
+  runner.single_threaded = device.is_cuda() && execution.cuda_graphs;
+  runner.engines_on_device = engines_on_device;
+  return LoadAotiRunner(source.path, name, device, runner, &source.per_device[device.str()], out);
 }
 
 }  // namespace torchpool

@@ -2,6 +2,7 @@
 // Reads a model once and makes one runner (replica) of it per engine device: a TorchScript
 // module or an AOTInductor package, as the file's layout says (or the `format` option forces).
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,8 @@ struct ModelSource {
   std::string bytes;
   ModelInspection inspection;
   bool temporary = false;  // `path` is a file Materialize wrote, to delete after loading
+  // What the runners of one device share during this load (AOTInductor: the loaders), by device.
+  std::map<std::string, std::shared_ptr<void>> per_device;
 };
 
 struct RunnerOptions {
@@ -30,10 +33,11 @@ Status ReadModelFile(const std::string& path, ModelSource* out);
 // Inspects bytes given in memory (a Buffer).
 Status ModelFromBytes(std::string bytes, ModelSource* out);
 
-// The runner of one engine. AOTInductor packages are loaded from a file: bytes given in memory
-// are written to a temporary one first (Materialize), removed by ~TemporaryModelFile.
+// The runner of one engine, one of `engines_on_device` on its device. AOTInductor packages are
+// loaded from a file: bytes given in memory are written to a temporary one first (Materialize),
+// removed by ForgetTemporaryFile.
 Status LoadRunner(ModelSource& source, const c10::Device& device, const RunnerOptions& options,
-                  const ExecutionOptions& execution, std::unique_ptr<ModelRunner>* out);
+                  const ExecutionOptions& execution, size_t engines_on_device, std::unique_ptr<ModelRunner>* out);
 
 // Removes a temporary file Materialize wrote, when the load is over.
 void ForgetTemporaryFile(ModelSource* source);

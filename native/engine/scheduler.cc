@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -168,14 +169,16 @@ RequestPtr Scheduler::PopBest(int engine, Clock::time_point now,
   return request;
 }
 
-void Scheduler::Gather(int engine, Clock::time_point now, Work* work, int64_t* rows, int64_t limit) {
+void Scheduler::Gather(int engine, Clock::time_point now, Work* work, int64_t* rows, size_t max_members) {
   const Request& first = *work->batch.front();
   const int n = static_cast<int>(lanes_.size());
-  for (int k = 0; k < n && *rows < limit; ++k) {
+  const int64_t limit = options_.max_batch_rows;
+  auto room = [&] { return *rows < limit && work->batch.size() < max_members; };
+  for (int k = 0; k < n && room(); ++k) {
     LaneData& lane = *lanes_[(engine + k) % n];
-    for (auto it = lane.levels.begin(); it != lane.levels.end() && *rows < limit;) {
+    for (auto it = lane.levels.begin(); it != lane.levels.end() && room();) {
       auto& fifo = it->second;
-      for (size_t i = 0; i < fifo.size() && *rows < limit;) {
+      for (size_t i = 0; i < fifo.size() && room();) {
         const Request& candidate = *fifo[i];
         if (candidate.batch_key != first.batch_key || *rows + candidate.rows > limit) {
           ++i;
@@ -205,22 +208,22 @@ bool Scheduler::Take(int engine, Work* work) {
       work->batch.push_back(std::move(first));
       const Request& head = *work->batch.front();
       int64_t rows = head.rows;
-      const int64_t limit = BatchLimit(lane);
-      if (Batchable(head) && batching_enabled() && rows < limit) {
-        Gather(engine, now, work, &rows, limit);
+      const size_t max_members = MemberLimit(lane);
+      if (Batchable(head) && batching_enabled() && rows < options_.max_batch_rows && max_members > 1) {
+        Gather(engine, now, work, &rows, max_members);
         // Wait for more only while the oldest member is younger than the queue delay (or, with
         // a hold, while the device could not start the batch anyway).
         bool held = false;
         for (;;) {
           const Clock::time_point now_filling = Clock::now();
           const Clock::time_point fill_until = FillDeadline(engine, *work, now_filling);
-          if (rows >= limit || closed_ || now_filling >= fill_until) break;
+          if (rows >= options_.max_batch_rows || work->batch.size() >= max_members || closed_ || now_filling >= fill_until) break;
           held = held || (lane.holding && now_filling >= head.enqueued + options_.max_queue_delay);
           lane.state = LaneState::kFilling;
           lane.filling = &head;
           lane.filling_rows = rows;
           lane.wake.wait_until(lock, fill_until);
-          Gather(engine, Clock::now(), work, &rows, limit);
+          Gather(engine, Clock::now(), work, &rows, max_members);
         }
         lane.filling = nullptr;
         lane.holding = false;
@@ -265,17 +268,18 @@ void Scheduler::SplitForTurnaround(int engine) {
   lanes_[engine]->split_for_turnaround = true;
 }
 
-int64_t Scheduler::BatchLimit(const LaneData& lane) {
+size_t Scheduler::MemberLimit(const LaneData& lane) {
   // How many requests the pool holds (waiting, or in an engine): the recent peak seen by Submit,
   // since at any one moment part of them is with the JS thread (being settled and resubmitted).
   // It decays by a tenth per batch taken, so a pool whose load falls follows it down.
   const double population = population_;
   population_ *= 0.9;
-  // A queue delay is the user asking batches to fill: it is kept as it is.
+  // A queue delay is the user asking batches to fill: it is kept as it is. When the pool holds
+  // more than a batch, batches alternate anyway.
   if (!lane.split_for_turnaround || options_.max_queue_delay.count() > 0 || population > static_cast<double>(options_.max_batch_rows)) {
-    return options_.max_batch_rows;
+    return SIZE_MAX;
   }
-  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(population / 2)));
+  return std::max<size_t>(1, static_cast<size_t>(std::ceil(population / 2)));
 }
 
 Clock::time_point Scheduler::FillDeadline(int engine, const Work& work, Clock::time_point now) {

@@ -117,9 +117,10 @@ class Scheduler {
   int PickLane(const Request& request, bool* notify);
   void Push(int lane, RequestPtr request);
   RequestPtr PopBest(int engine, Clock::time_point now, std::vector<RequestPtr>* expired);
-  void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows, int64_t limit);
-  // The most rows engine `engine` takes now (SplitForTurnaround, else max_batch_rows).
-  int64_t BatchLimit(const LaneData& lane);
+  void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows, size_t max_members);
+  // The most requests engine `engine` takes into one batch now (SplitForTurnaround; else no limit
+  // beyond max_batch_rows).
+  size_t MemberLimit(const LaneData& lane);
   void TrimToBucket(LaneData& lane, Work* work, int64_t* rows);
   // When engine `engine`'s fill may end: max_queue_delay after its oldest member, or later
   // while its device is busy and no other engine is idle to take work.

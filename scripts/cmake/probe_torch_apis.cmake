@@ -7,6 +7,9 @@
 #   TORCHPOOL_ALLOC_NOTIFY_CAPTURE_END            1.13: notifyCaptureEnd + notifyCaptureDestroy
 #   TORCHPOOL_WITH_AOTI                           2.6+: AOTIModelPackageLoader(path, name) with run(inputs, stream)
 #   TORCHPOOL_AOTI_LOADER_DEVICE                  2.8+: its constructor takes (..., num_runners, device_index)
+#   TORCHPOOL_AOTI_CONSTANTS                      its runner's extract_constants_map (weight accounting)
+#   TORCHPOOL_AOTI_SHARE_CONSTANTS                load_constants(user_managed) and swap/free of the buffers
+#                                                 (engines that capture graphs share one copy of the weights)
 # scripts/check-cuda-syntax.sh runs the same probes against the headers it checks with.
 include(CheckCXXSourceCompiles)
 include_guard(GLOBAL)
@@ -37,6 +40,18 @@ function(torchpool_probe_aoti target)
     if(TORCHPOOL_AOTI_LOADER_DEVICE)
       target_compile_definitions(${target} PRIVATE TORCHPOOL_AOTI_LOADER_DEVICE=1)
     endif()
+    set(_runner "#include <torch/csrc/inductor/aoti_runner/model_container_runner.h>\n#include <unordered_map>\n")
+    check_cxx_source_compiles("${_head}${_runner}void f(L& l) { std::unordered_map<std::string, at::Tensor> m = l.get_runner()->extract_constants_map(false); (void)m; }\nint main() { return 0; }"
+      TORCHPOOL_AOTI_CONSTANTS)
+    if(TORCHPOOL_AOTI_CONSTANTS)
+      target_compile_definitions(${target} PRIVATE TORCHPOOL_AOTI_CONSTANTS=1)
+      check_cxx_source_compiles("${_head}${_runner}void f(L& l) { std::unordered_map<std::string, at::Tensor> m; l.load_constants(m, true, true, true); l.get_runner()->swap_constant_buffer(); l.get_runner()->free_inactive_constant_buffer(); }\nint main() { return 0; }"
+        TORCHPOOL_AOTI_SHARE_CONSTANTS)
+      if(TORCHPOOL_AOTI_SHARE_CONSTANTS)
+        target_compile_definitions(${target} PRIVATE TORCHPOOL_AOTI_SHARE_CONSTANTS=1)
+      endif()
+    endif()
+    message(STATUS "torchpool: AOTInductor constants: accounted ${TORCHPOOL_AOTI_CONSTANTS}, shared between graph engines ${TORCHPOOL_AOTI_SHARE_CONSTANTS}")
     message(STATUS "torchpool: AOTInductor packages (.pt2): supported")
   else()
     message(STATUS "torchpool: AOTInductor packages (.pt2): not supported by this libtorch (needs 2.6+)")

@@ -4,12 +4,15 @@
 // without a Python torch that makes them.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, InferencePool, type OutputTensor, buildInfo, codeOf, listDevices, maxRelativeError, randomFloats } from '../support/torchpool.js';
 
 const root = path.resolve(__dirname, '../..');
-const dir = path.join(root, '.cache', 'aoti');
+// Packages take minutes to compile: made once per machine (per torch version and settings).
+const cacheBase = path.join(process.env.TORCHPOOL_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'torchpool'), 'aoti');
+let dir = '';
 const gpus = listDevices().filter((d) => d.type === 'cuda');
 const python = spawnSync('python3', ['-c', 'import torch, torch._inductor; print(torch.__version__)'], { encoding: 'utf8' });
 const reason = gpus.length === 0 ? 'no CUDA device' : !buildInfo().aoti ? `libtorch ${buildInfo().torchVersion} cannot run AOTInductor packages` :
@@ -24,9 +27,9 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
     return pool;
   };
   beforeAll(() => {
-    // Compiling takes minutes; the packages are kept in .cache/aoti between runs.
-    const made = spawnSync('python3', [path.join(root, 'test', 'fixtures', 'aoti', 'make_packages.py'), dir], { encoding: 'utf8', stdio: ['ignore', 'inherit', 'inherit'] });
+    const made = spawnSync('python3', [path.join(root, 'test', 'fixtures', 'aoti', 'make_packages.py'), cacheBase], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (made.status !== 0) throw new Error('make_packages.py failed');
+    dir = /^dir=(.+)$/m.exec(made.stdout)![1]!;
   }, 900_000);
   afterAll(async () => { await Promise.all(pools.map((p) => p.close())); });
 
@@ -39,7 +42,7 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
     expect([cpu.format, cuda.format, reference.format]).toEqual(['aoti', 'aoti', 'torchscript']);
     expect(cuda.signature.inputs.map((i) => i.name)).toEqual(['input_0']);
     expect(cuda.signature.metadata.AOTI_DEVICE_KEY).toMatch(/cuda/);
-    // The packages start at batch 2 (torch.export, see make_packages.py): one row runs as two.
+    // Exported with Dim('batch', min=1): one row runs as it is.
     for (const rows of [1, 2, 7, 64]) {
       const x = mlpInput(rows, rows);
       const expected = (await reference.infer<OutputTensor>(x)).data as Float32Array;
@@ -64,6 +67,39 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
     expect(stats.batching.enabled).toBe(true);
   });
 
+  it('holds one copy of the weights per GPU: engines of one device share the package\'s constants, graphs or not', async () => {
+    // 256*1024 + 1024*1024 + 1024*10 weights and 2058 biases, float32.
+    const oneCopy = 4 * (256 * 1024 + 1024 * 1024 + 1024 * 10 + 1024 + 1024 + 10);
+    for (const options of [{}, { cudaGraphs: true, warmup: [{ shape: [1, 256] }] }]) {
+      const pool = await open('mlp-cuda.pt2', { devices: ['cuda:0', 'cuda:0'], ...options });
+      const stats = pool.stats();
+      const [a, b] = [stats.engines[0]!, stats.engines[1]!];
+      expect(a.weightBytes).toBeGreaterThanOrEqual(oneCopy);
+      expect(a.weightBytes).toBeLessThan(oneCopy * 1.1);
+      expect(b.weightBytes).toBe(a.weightBytes);
+      expect(stats.weightBytesByDevice['cuda:0']).toBe(a.weightBytes);
+      const out = await Promise.all(Array.from({ length: 32 }, (_, i) => pool.infer<OutputTensor>(mlpInput(1, 300 + i))));
+      expect(out.every((o) => o.shape[1] === 10)).toBe(true);
+    }
+  });
+
+  it('captures a CUDA graph per bucket of a package and replays it: merged batches equal TorchScript', async () => {
+    const reference = await open('mlp.ts', { devices: 'cpu' });
+    const pool = await open('mlp-cuda.pt2', { cudaGraphs: true, maxBatchSize: 16, maxQueueDelayMicros: 20_000, warmup: [{ shape: [1, 256] }] });
+    const graphs = pool.stats().engines[0]!.cuda!.graphs;
+    expect(graphs.disabledReason).toBeUndefined();
+    expect(graphs.captured).toBe(5); // buckets 1, 2, 4, 8, 16
+    for (const size of [3, 5, 7, 11, 13]) {
+      const inputs = Array.from({ length: size }, (_, i) => mlpInput(1, 1000 * size + i));
+      const [merged, expected] = await Promise.all([Promise.all(inputs.map((x) => pool.infer<OutputTensor>(x))), Promise.all(inputs.map((x) => reference.infer<OutputTensor>(x)))]);
+      merged.forEach((o, i) => expect(maxRelativeError(o.data as Float32Array, expected[i]!.data as Float32Array)).toBeLessThan(1e-3));
+    }
+    const after = pool.stats().engines[0]!.cuda!.graphs;
+    expect(after.replays).toBeGreaterThan(5);
+    expect(after.captured).toBe(5);
+    expect(Object.keys(after.eagerFallbacks)).toEqual([]);
+  });
+
   it('runs ResNet-50 packages in fp32 and fp16 within tolerance of TorchScript', async () => {
     const reference = await open('resnet50.ts');
     const fp32 = await open('resnet50-fp32.pt2');
@@ -78,7 +114,7 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
     const onCpu = await InferencePool.create({ model: file('mlp-cuda.pt2'), devices: 'cpu' }).catch((e: { code: string; message: string }) => e);
     expect((onCpu as { code: string }).code).toBe(ErrorCodes.MODEL_LOAD);
     expect((onCpu as { message: string }).message).toMatch(/compiled for cuda|CUDA/i);
-    const damaged = path.join(dir, 'damaged.pt2');
+    const damaged = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'torchpool-aoti-')), 'damaged.pt2');
     const bytes = fs.readFileSync(file('mlp-cuda.pt2'));
     fs.writeFileSync(damaged, bytes.subarray(0, Math.floor(bytes.length / 2)));
     const error = await InferencePool.create({ model: damaged, devices: ['cuda:0'] }).catch((e: { code: string }) => e);

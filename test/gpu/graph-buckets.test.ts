@@ -55,7 +55,7 @@ describe.skipIf(gpus.length === 0)(`CUDA graph buckets${reason ? ` [skipped: ${r
     const pool = await open('mlp', { cudaGraphs: true, graphBatchSizes: [1, 2, 4], maxBatchSize: 64, warmup: [{ shape: [1, 256] }] });
     const out = await pool.infer<OutputTensor>({ data: randomFloats(40 * 256, 3), shape: [40, 256] });
     expect(out.shape).toEqual([40, 10]);
-    expect(pool.stats().engines[0]!.cuda!.graphs.eagerFallbacks).toMatchObject({ 'batch larger than the largest bucket (graphBatchSizes)': 1 });
+    expect(pool.stats().engines[0]!.cuda!.graphs.eagerFallbacks).toMatchObject({ 'batch larger than the largest bucket (batchBuckets)': 1 });
   });
 
   it('turns padding off for a model whose output is not per row, and answers it unpadded', async () => {

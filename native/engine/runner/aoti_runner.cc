@@ -3,22 +3,18 @@
 #include <torch/version.h>
 
 #if defined(TORCHPOOL_WITH_AOTI)
-#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
-
 #include <ATen/ATen.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <exception>
-#include <map>
-#include <regex>
 #include <stdexcept>
+
+#include "engine/runner/aoti_package.h"
 #endif
 
 #if defined(TORCHPOOL_WITH_AOTI) && defined(TORCHPOOL_WITH_CUDA)
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
-#include <cuda_runtime.h>
 #endif
 
 #include "engine/device_scope.h"
@@ -31,8 +27,11 @@ namespace {
 
 class AotiRunner : public ModelRunner {
  public:
-  AotiRunner(std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader, c10::Device device, ForwardSignature signature)
-      : loader_(std::move(loader)), device_(device), signature_(std::move(signature)) {}
+  // `loader` may be shared with the other engines of the device; `constants_owner` is the loader
+  // whose constants this one borrowed (kept alive as long as this runner), if any.
+  AotiRunner(std::shared_ptr<AotiLoader> loader, std::shared_ptr<AotiLoader> constants_owner, c10::Device device, ForwardSignature signature)
+      : loader_(std::move(loader)), constants_owner_(std::move(constants_owner)), device_(device), signature_(std::move(signature)),
+        weights_(AotiWeightBlocks(*loader_)) {}
 
   c10::IValue Forward(std::vector<c10::IValue> args,
                       const std::unordered_map<std::string, c10::IValue>& kwargs) override {
@@ -48,10 +47,10 @@ class AotiRunner : public ModelRunner {
     // The engine's compute stream, current on this thread while it launches.
     if (device_.is_cuda()) stream = reinterpret_cast<void*>(c10::cuda::getCurrentCUDAStream(device_.index()).stream());
 #endif
-    // torch.export starts a dynamic batch dimension at 2 (it specialises sizes 0 and 1), so the
-    // usual export refuses a batch of one row. Such a batch runs as two rows (the row twice) and
-    // the copy is dropped; after the first time that works, every one-row batch runs so. Rows
-    // are independent, as dynamic batching assumes anyway.
+    // A package exported with Dim('batch', min=2) (torch.export's default start when the bound is
+    // not given; scripts/export-aoti.py exports min=1) refuses a batch of one row. Such a batch
+    // runs as two rows (the row twice) and the copy is dropped; after the first time that works,
+    // every one-row batch runs so. Rows are independent, as dynamic batching assumes anyway.
     const bool one_row = OneRow(inputs);
     std::vector<at::Tensor> outputs;
     if (one_row && pad_single_row_.load(std::memory_order_relaxed)) {
@@ -78,6 +77,7 @@ class AotiRunner : public ModelRunner {
 
   ForwardSignature Signature() const override { return signature_; }
   const char* Format() const override { return "aoti"; }
+  std::vector<WeightBlock> Weights() const override { return weights_; }
 
  private:
   // The package's run, with its failures turned into messages that say what happened.
@@ -144,22 +144,12 @@ class AotiRunner : public ModelRunner {
   }
 #endif
 
-  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
+  std::shared_ptr<AotiLoader> loader_;
+  std::shared_ptr<AotiLoader> constants_owner_;
   c10::Device device_;
   ForwardSignature signature_;
+  std::vector<WeightBlock> weights_;
 };
-
-// Tensor leaves of a pytree spec (the package's call spec): one per positional input.
-size_t CountLeaves(const std::string& spec) {
-  static const std::regex leaf(R"("type"\s*:\s*null)");
-  return static_cast<size_t>(std::distance(std::sregex_iterator(spec.begin(), spec.end(), leaf), std::sregex_iterator()));
-}
-
-std::string Digits(const std::string& text) {
-  std::string out;
-  for (char c : text) if (c >= '0' && c <= '9') out += c;
-  return out;
-}
 
 }  // namespace
 
@@ -167,71 +157,28 @@ bool AotiAvailable() { return true; }
 std::string AotiUnavailableReason() { return ""; }
 
 Status LoadAotiRunner(const std::string& path, const std::string& model_name, const c10::Device& device,
+                      const AotiRunnerOptions& options, std::shared_ptr<void>* device_state,
                       std::unique_ptr<ModelRunner>* out) {
-  // Without these checks a wrong shape or dtype is undefined behaviour inside the compiled code,
-  // not an error; read once by the runtime, on the first run.
-  setenv("AOTI_RUNTIME_CHECK_INPUTS", "1", /*overwrite=*/0);
-  DeviceScope device_scope(device);
-  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader;
-  try {
-#if defined(TORCHPOOL_AOTI_LOADER_DEVICE)
-    loader = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
-        path, model_name, /*run_single_threaded=*/false, /*num_runners=*/1,
-        static_cast<c10::DeviceIndex>(device.is_cuda() ? device.index() : -1));
-#else
-    loader = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path, model_name);
-#endif
-  } catch (...) {
-    Status status = StatusFromCurrentException(ErrorCode::kModelLoad);
-    if (status.code() != ErrorCode::kModelLoad) return status;
-    std::string message = status.message().substr(0, status.message().find('\n'));
-    if (message.find("Unsupported device") != std::string::npos || message.find("CUDA is not available") != std::string::npos) {
-      message += " (the package was compiled for CUDA: load it on a cuda device, with a CUDA libtorch)";
+  if (!*device_state) *device_state = std::make_shared<AotiDeviceLoaders>();
+  AotiDeviceLoaders& loaders = *std::static_pointer_cast<AotiDeviceLoaders>(*device_state);
+  if (!options.single_threaded) {
+    // One loader for every engine of the device: its runners share the constants.
+    if (!loaders.shared) {
+      TORCHPOOL_RETURN_IF_ERROR(OpenAotiLoader(path, model_name, device, false, options.engines_on_device, &loaders.shared, &loaders.signature));
     }
-    return Status(ErrorCode::kModelLoad, "cannot load the AOTInductor package " + path + " (model '" + model_name + "'): " + message);
+    *out = std::make_unique<AotiRunner>(loaders.shared, nullptr, device, loaders.signature);
+    return Status::Ok();
   }
-  std::unordered_map<std::string, std::string> metadata;
-  std::vector<std::string> call_spec;
-  try {
-    metadata = loader->get_metadata();
-    call_spec = loader->get_call_spec();
-  } catch (...) {
+  std::shared_ptr<AotiLoader> loader;
+  ForwardSignature signature;
+  TORCHPOOL_RETURN_IF_ERROR(OpenAotiLoader(path, model_name, device, true, 1, &loader, &signature));
+  std::shared_ptr<AotiLoader> owner;
+  if (!loaders.first_single) {
+    loaders.first_single = loader;
+  } else if (ShareAotiConstants(*loaders.first_single, *loader, &loaders.sharing_note)) {
+    owner = loaders.first_single;
   }
-  // A package runs only on the kind of device (and GPU architecture) it was compiled for:
-  // refuse the mismatch here with the reason, rather than fail at the first request.
-  const auto key = metadata.find("AOTI_DEVICE_KEY");
-  if (key != metadata.end()) {
-    const bool package_cuda = key->second.find("cuda") != std::string::npos;
-    if (package_cuda != device.is_cuda()) {
-      return Status(ErrorCode::kModelLoad, "the AOTInductor package " + path + " was compiled for " + key->second +
-                                               " but this engine runs on " + device.str() +
-                                               ": compile it for that device (torch._inductor.aoti_compile_and_package with the model and inputs on it)");
-    }
-  }
-#if defined(TORCHPOOL_WITH_CUDA)
-  const auto arch = metadata.find("AOTI_COMPUTE_CAPABILITY");
-  if (arch != metadata.end() && device.is_cuda()) {
-    cudaDeviceProp props{};
-    if (cudaGetDeviceProperties(&props, device.index()) == cudaSuccess) {
-      const std::string have = std::to_string(props.major) + std::to_string(props.minor);
-      const std::string want = Digits(arch->second);
-      if (!want.empty() && want != have) {
-        return Status(ErrorCode::kModelLoad, "the AOTInductor package " + path + " was compiled for GPU architecture sm_" + want +
-                                                 " but " + device.str() + " is sm_" + have + ": compile it on (or for) this GPU");
-      }
-    }
-    cudaGetLastError();
-  }
-#endif
-  std::vector<ForwardArgument> inputs;
-  const size_t count = call_spec.empty() ? 0 : CountLeaves(call_spec.front());
-  for (size_t i = 0; i < count; ++i) inputs.push_back({"input_" + std::to_string(i), "Tensor", false});
-  std::string returns = "Tensor[]";
-  if (call_spec.size() > 1 && CountLeaves(call_spec[1]) == 1) returns = "Tensor";
-  ForwardSignature signature(std::move(inputs), returns, /*positional_only=*/true, count == 0);
-  std::map<std::string, std::string> sorted(metadata.begin(), metadata.end());
-  signature.set_metadata(std::move(sorted));
-  *out = std::make_unique<AotiRunner>(std::move(loader), device, std::move(signature));
+  *out = std::make_unique<AotiRunner>(std::move(loader), std::move(owner), device, std::move(signature));
   return Status::Ok();
 }
 
@@ -246,7 +193,8 @@ std::string AotiUnavailableReason() {
          "TorchScript model";
 }
 
-Status LoadAotiRunner(const std::string& path, const std::string&, const c10::Device&, std::unique_ptr<ModelRunner>*) {
+Status LoadAotiRunner(const std::string& path, const std::string&, const c10::Device&, const AotiRunnerOptions&,
+                      std::shared_ptr<void>*, std::unique_ptr<ModelRunner>*) {
   return Status(ErrorCode::kModelLoad, "cannot load " + path + ": " + AotiUnavailableReason());
 }
 

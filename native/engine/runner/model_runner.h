@@ -15,6 +15,13 @@
 
 namespace torchpool {
 
+// One block of device (or host) memory holding weights: replicas that share weights report the
+// same block, so a device's weight bytes are the sum over its distinct blocks.
+struct WeightBlock {
+  const void* data;
+  size_t bytes;
+};
+
 class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
@@ -25,6 +32,8 @@ class ModelRunner {
                               const std::unordered_map<std::string, c10::IValue>& kwargs) = 0;
 
   virtual ForwardSignature Signature() const = 0;
+  // The memory the model's weights take (parameters, buffers, constants), as distinct blocks.
+  virtual std::vector<WeightBlock> Weights() const = 0;
   // "torchscript" or "aoti".
   virtual const char* Format() const = 0;
 };

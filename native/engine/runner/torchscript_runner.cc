@@ -1,6 +1,7 @@
 #include "engine/runner/torchscript_runner.h"
 
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "engine/precision.h"
@@ -20,6 +21,16 @@ class TorchScriptRunner : public ModelRunner {
 
   ForwardSignature Signature() const override { return ForwardSignature(forward_.function().getSchema()); }
   const char* Format() const override { return "torchscript"; }
+  std::vector<WeightBlock> Weights() const override {
+    std::vector<WeightBlock> blocks;
+    std::set<const void*> seen;
+    auto add = [&](const at::Tensor& t) {
+      if (t.defined() && t.nbytes() > 0 && seen.insert(t.data_ptr()).second) blocks.push_back({t.data_ptr(), t.nbytes()});
+    };
+    for (const at::Tensor& p : module_.parameters()) add(p);
+    for (const at::Tensor& b : module_.buffers()) add(b);
+    return blocks;
+  }
 
  private:
   torch::jit::Module module_;
