@@ -27,7 +27,9 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
     return pool;
   };
   beforeAll(() => {
-    const made = spawnSync('python3', [path.join(root, 'test', 'fixtures', 'aoti', 'make_packages.py'), cacheBase], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    // TORCHPOOL_AOTI_MODELS narrows what is made (e.g. "mlp-cuda resnet50" for a short GPU run).
+    const models = (process.env.TORCHPOOL_AOTI_MODELS ?? '').split(/\s+/).filter(Boolean);
+    const made = spawnSync('python3', [path.join(root, 'test', 'fixtures', 'aoti', 'make_packages.py'), cacheBase, ...models], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (made.status !== 0) throw new Error('make_packages.py failed');
     dir = /^dir=(.+)$/m.exec(made.stdout)![1]!;
   }, 900_000);

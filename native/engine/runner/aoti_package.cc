@@ -118,9 +118,15 @@ bool ShareAotiConstants(AotiLoader& owner, AotiLoader& borrower, std::string* wh
   try {
     // Keyed by the constants' original names; views of the owner's memory, which it keeps.
     std::unordered_map<std::string, at::Tensor> constants = owner.get_runner()->extract_constants_map(/*use_inactive=*/false);
-    borrower.load_constants(constants, /*use_inactive=*/true, /*check_full_update=*/true, /*user_managed=*/true);
-    borrower.get_runner()->swap_constant_buffer();
-    borrower.get_runner()->free_inactive_constant_buffer();
+    // Twice: the borrowed constants go into the spare buffer, which becomes the active one, and
+    // the loader's own copy (the other buffer) is freed; then the same again, so that they end in
+    // the primary buffer. A single-threaded run (libtorch 2.11) checks the primary buffer's state
+    // whichever buffer is active, and a freed primary reads as "Unknown constant state: NONE".
+    for (int pass = 0; pass < 2; ++pass) {
+      borrower.load_constants(constants, /*use_inactive=*/true, /*check_full_update=*/true, /*user_managed=*/true);
+      borrower.get_runner()->swap_constant_buffer();
+      borrower.get_runner()->free_inactive_constant_buffer();
+    }
     return true;
   } catch (const std::exception& e) {
     const std::string what = e.what();
