@@ -8,7 +8,9 @@ The model comes from torchvision (by name, random or default weights) or from a 
 defines an nn.Module class (or a function returning one), optionally with a state dict to load.
 The package:
   - takes a dynamic batch: torch.export.Dim('batch', min=1, max=--max-batch), exported with an
-    example batch of 2, as PyTorch's maintainers recommend (a batch of 1 would be specialised);
+    example batch of 2, as PyTorch's maintainers recommend (a batch of 1 would be specialised).
+    torch 2.11 may still start the package's range at 2 (0/1 specialisation); torchpool then runs
+    a one-row batch as two rows and drops the copy;
   - runs in --precision (fp32, fp16 or bf16) and, unless --native-io, takes and returns float32
     (it casts inside), so torchpool callers send Float32Array either way;
   - is compiled for --device (cuda: the GPU of this machine, whose architecture it is tied to);

@@ -23,6 +23,11 @@ def main():
     args = parser.parse_args()
     shape = [int(d) for d in args.shape.split(",")]
     x = torch.rand(shape)
+    # CUDA initialised before the package loads: on torch 2.11 (H200, 2026-12-04) loading a CUDA
+    # package into a process with no CUDA context yet segfaulted inside _load_aoti.
+    if args.device.startswith("cuda"):
+        torch.empty(1, device=args.device)
+        torch.cuda.synchronize(args.device)
     model = torch._inductor.aoti_load_package(args.package)
     # The same timing loop as the TorchScript and eager peers (the output is float32 already).
     print(json.dumps({"torch": torch.__version__, **measure(model, x, args.iters, args.warmup, args.device)}))

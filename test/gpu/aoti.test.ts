@@ -44,7 +44,8 @@ describe.skipIf(reason !== '')(`AOTInductor packages${reason ? ` [skipped: ${rea
     expect([cpu.format, cuda.format, reference.format]).toEqual(['aoti', 'aoti', 'torchscript']);
     expect(cuda.signature.inputs.map((i) => i.name)).toEqual(['input_0']);
     expect(cuda.signature.metadata.AOTI_DEVICE_KEY).toMatch(/cuda/);
-    // Exported with Dim('batch', min=1): one row runs as it is.
+    // Exported with Dim('batch', min=1) from a batch of 2; torch 2.11 still starts the range at 2
+    // (0/1 specialisation), and torchpool runs one row as two.
     for (const rows of [1, 2, 7, 64]) {
       const x = mlpInput(rows, rows);
       const expected = (await reference.infer<OutputTensor>(x)).data as Float32Array;
