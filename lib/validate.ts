@@ -174,3 +174,11 @@ export function checkKnownKeys(value: object, known: readonly string[], where: s
     );
   }
 }
+
+/** util.parseArgs' strict-mode error for an unknown flag, with the closest known flag suggested. */
+export function unknownFlagMessage(error: Error, flags: readonly string[]): string {
+  const match = /Unknown option '(-{1,2}[^']+)'/.exec(error.message);
+  if (!match) return error.message;
+  const suggestion = closestName(match[1]!.replace(/^-+/, ''), flags);
+  return `unknown option '${match[1]}'${suggestion ? ` (did you mean '--${suggestion}'?)` : ''}`;
+}

@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
+import { unknownFlagMessage } from '../validate.js';
 
 export const benchUsage = `Usage: torchpool bench [options]
 
@@ -117,6 +118,11 @@ export function parseDuration(value: string, flag: string): number {
   return ms;
 }
 
+const BENCH_FLAGS = ['model', 'input-shape', 'dtype', 'devices', 'instances', 'threads', 'max-batch-size', 'max-queue-delay', 'spin',
+  'precision', 'cuda-graphs', 'channels-last', 'batch-buckets', 'graph-batch-sizes', 'pipeline-depth', 'fill-while-busy',
+  'no-fill-while-busy', 'no-optimized-execution', 'profiling-executor', 'tensor-expr-fuser', 'cold-start', 'batch',
+  'concurrency', 'duration', 'requests', 'warmup', 'no-scaling', 'out', 'json', 'quiet', 'help'];
+
 /** Parses argv (without `bench`); returns undefined for --help. */
 export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   let parsed;
@@ -160,7 +166,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       },
     });
   } catch (error) {
-    throw new BenchUsageError((error as Error).message);
+    throw new BenchUsageError(unknownFlagMessage(error as Error, BENCH_FLAGS));
   }
   const v = parsed.values;
   if (v.help) return undefined;

@@ -6,12 +6,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildApp } from './app.js';
+import { startGrpc } from './grpc/server.js';
 import { RequestMetrics } from './metrics.js';
 import { ModelTable } from './model-table.js';
 import { ServedModel } from './models.js';
 import { HttpError } from './http-error.js';
 import type { ModelIndexEntry } from './repository.js';
-import { closeWithin } from './server.js';
+import { closeWithin } from './lifecycle.js';
 import type { FromThread, ToThread } from './thread-messages.js';
 import type { HttpThreadData } from './threads.js';
 
@@ -30,18 +31,22 @@ async function main(port: NonNullable<typeof parentPort>, data: HttpThreadData):
     waiting.set(id, { resolve: resolve as (value: never) => void, reject });
     send(message(id));
   });
+  // Repository operations run in the owner thread.
+  const repository = {
+    index: (ready: boolean) => ask<ModelIndexEntry[]>((id) => ({ type: 'control', id, op: 'index', ready })),
+    load: (name: string) => ask<void>((id) => ({ type: 'control', id, op: 'load', name })),
+    unload: (name: string) => ask<void>((id) => ({ type: 'control', id, op: 'unload', name })),
+  };
   const app = await buildApp({
     config,
     table,
     metrics,
     accepting: () => accepting,
     renderMetrics: () => ask<string>((id) => ({ type: 'metrics', id })),
-    repository: {
-      index: (ready) => ask<ModelIndexEntry[]>((id) => ({ type: 'control', id, op: 'index', ready })),
-      load: (name) => ask<void>((id) => ({ type: 'control', id, op: 'load', name })),
-      unload: (name) => ask<void>((id) => ({ type: 'control', id, op: 'unload', name })),
-    },
+    repository,
   });
+  // gRPC on this thread too, on its duplicate of the shared gRPC socket, counted with HTTP.
+  const grpc = data.grpc ? await startGrpc({ config, table, metrics, accepting: () => accepting, repository, shared: data.grpc }) : undefined;
   port.on('message', (message: ToThread) => {
     switch (message.type) {
       case 'counters':
@@ -83,7 +88,7 @@ async function main(port: NonNullable<typeof parentPort>, data: HttpThreadData):
       case 'drain':
         accepting = false;
         void (async () => {
-          await closeWithin(app, config.drainTimeoutMs);
+          await Promise.all([closeWithin(app, config.drainTimeoutMs), grpc?.close(config.drainTimeoutMs)]);
           // Detach from the shared pools: this thread's requests are all answered by now.
           await Promise.all(table.all().map((m) => m.pool.close()));
           send({ type: 'drained' });

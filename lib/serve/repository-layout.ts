@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ModelConfig, VersionPolicy } from './config.js';
+import { checkConfigKeys, checkPoolAndImageKeys, type ModelConfig, type VersionPolicy } from './config.js';
 
 /** What a repository model's config.json may hold. */
 export type RepositoryModelConfig = Omit<ModelConfig, 'name' | 'path' | 'version'> & {
@@ -82,8 +82,12 @@ function readConfig(dir: string): { config: RepositoryModelConfig; error?: strin
     return { config: {}, error: `config.json: ${(error as Error).message}` };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { config: {}, error: 'config.json: expected a JSON object' };
-  const unknown = Object.keys(parsed).filter((k) => !CONFIG_FIELDS.has(k));
-  if (unknown.length > 0) return { config: {}, error: `config.json: unknown field ${unknown.map((k) => `'${k}'`).join(', ')} (allowed: ${[...CONFIG_FIELDS].join(', ')})` };
+  try {
+    checkConfigKeys(parsed, [...CONFIG_FIELDS], 'config.json');
+    checkPoolAndImageKeys(parsed, 'config.json');
+  } catch (error) {
+    return { config: {}, error: (error as Error).message };
+  }
   const config = parsed as RepositoryModelConfig;
   const policyError = checkVersionPolicy(config.version_policy);
   if (policyError) return { config: {}, error: `config.json: ${policyError}` };

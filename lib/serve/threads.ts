@@ -7,7 +7,8 @@
  * One port for all: this thread opens the listening socket, then each HTTP thread listens on a
  * duplicate of its descriptor (Node 20 has no reusePort). The kernel hands each connection to
  * whichever thread accepts first; a thread that stops listening closes only its own duplicate.
- * A spare duplicate stays here, so a thread that dies is replaced on the same socket.
+ * A spare duplicate stays here, so a thread that dies is replaced on the same socket. The gRPC
+ * port (`grpcPort`) is shared the same way: every HTTP thread serves gRPC too.
  *
  * This thread also answers for the whole server: `/metrics` on any thread asks here, and the
  * answer sums every thread's request counters with the pools' figures; shutdown tells every
@@ -20,12 +21,11 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { nativeBinding } from '../binding.js';
 import type { ServeConfig } from './config.js';
-import { startGrpc } from './grpc/server.js';
 import { HttpError, toHttpError } from './http-error.js';
-import { PoolMetrics, RequestMetrics, sumRequestMetrics } from './metrics.js';
+import { PoolMetrics, sumRequestMetrics } from './metrics.js';
 import type { ServedModelSpec } from './models.js';
 import { ModelRepository, type TableSync } from './repository.js';
-import { localControl, type ServerState, type TorchpoolServer } from './server.js';
+import { localControl, type ServerState, type TorchpoolServer } from './lifecycle.js';
 import type { ControlOp, FromThread, ToThread } from './thread-messages.js';
 
 /** What an HTTP thread starts with. */
@@ -33,6 +33,8 @@ export interface HttpThreadData {
   index: number;
   config: ServeConfig;
   fd: number;
+  /** `grpcPort`: a duplicate of the gRPC listening socket, which this thread serves too. */
+  grpc?: { fd: number; address: string };
   models: ServedModelSpec[];
 }
 
@@ -50,6 +52,28 @@ interface Thread {
 function formatAddress(address: net.AddressInfo): string {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${host}:${address.port}`;
+}
+
+/**
+ * A duplicate of a listening socket's descriptor (no public API gives it), after which the socket
+ * itself closes: kept as a spare with no handle in this thread's loop, so this thread never accepts.
+ */
+async function spareDescriptor(socket: net.Server): Promise<number> {
+  const fd = nativeBinding().dupFd((socket as unknown as { _handle: { fd: number } })._handle.fd);
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return fd;
+}
+
+/** Binds host:port and keeps only a spare descriptor of it; the address as gRPC clients dial it. */
+async function openSharedSocket(host: string, port: number): Promise<{ fd: number; address: string }> {
+  const socket = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.listen({ host, port }, resolve);
+  });
+  const bound = (socket.address() as net.AddressInfo).port;
+  const name = host.includes(':') ? `[${host}]` : host;
+  return { fd: await spareDescriptor(socket), address: `${name}:${bound}` };
 }
 
 export async function createThreadedServer(config: ServeConfig): Promise<TorchpoolServer> {
@@ -88,11 +112,8 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
     await control[op.op](op.name);
     return null;
   };
-  // The gRPC service runs here, next to the pools, with its own request counters.
-  const grpcMetrics = new RequestMetrics('grpc');
-  const grpc = config.grpcPort !== undefined
-    ? await startGrpc({ config, table, metrics: grpcMetrics, accepting: () => state === 'ready', repository: control })
-    : undefined;
+  // The gRPC socket is bound here and served by every HTTP thread, on a duplicate each.
+  const grpc = config.grpcPort !== undefined ? await openSharedSocket(config.host, config.grpcPort) : undefined;
 
   /** This thread's counters, or undefined when it does not answer in time (it is stuck or gone). */
   const countersOf = (thread: Thread) => new Promise<unknown>((resolve) => {
@@ -104,12 +125,14 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
 
   const renderMetrics = async (): Promise<string> => {
     const snapshots = (await Promise.all([...threads.values()].map(countersOf))).filter((s) => s !== undefined);
-    if (grpc) snapshots.push(await grpcMetrics.snapshot());
     return (await poolMetrics.render()) + (await sumRequestMetrics(snapshots as Parameters<typeof sumRequestMetrics>[0]));
   };
 
   const start = (index: number): Thread => {
-    const data: HttpThreadData = { index, config, fd: nativeBinding().dupFd(spareFd), models: table.all().map((m) => m.describe()) };
+    const data: HttpThreadData = {
+      index, config, fd: nativeBinding().dupFd(spareFd), models: table.all().map((m) => m.describe()),
+      ...(grpc ? { grpc: { fd: nativeBinding().dupFd(grpc.fd), address: grpc.address } } : {}),
+    };
     const worker = new Worker(workerFile, { workerData: data, name: `torchpool-http-${index}` });
     let markReady!: () => void;
     let failStart!: (error: Error) => void;
@@ -182,10 +205,7 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
         socket.listen({ host: config.host, port: config.port }, resolve);
       });
       const address = formatAddress(socket.address() as net.AddressInfo);
-      // The descriptor of the listening socket (no public API gives it): kept as a spare
-      // duplicate with no handle in this thread's loop, so this thread never accepts.
-      spareFd = nativeBinding().dupFd((socket as unknown as { _handle: { fd: number } })._handle.fd);
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      spareFd = await spareDescriptor(socket);
       for (let i = 0; i < count; i++) threads.set(i, start(i));
       try {
         await Promise.all([...threads.values()].map((t) => t.ready));
@@ -200,7 +220,6 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
         state = 'draining';
         const running = [...threads.values()];
         for (const thread of running) send(thread, { type: 'drain' });
-        const grpcDrained = grpc?.close(config.drainTimeoutMs);
         // Each thread drains within drainTimeoutMs itself; this is the backstop for a stuck one.
         let timer: NodeJS.Timeout | undefined;
         const backstop = new Promise<void>((resolve) => { timer = setTimeout(resolve, config.drainTimeoutMs + 5000); });
@@ -211,7 +230,7 @@ export async function createThreadedServer(config: ServeConfig): Promise<Torchpo
           if (exited === undefined) await t.worker.terminate();
         }));
         threads.clear();
-        await grpcDrained;
+        if (grpc) fs.closeSync(grpc.fd);
         if (spareFd >= 0) fs.closeSync(spareFd);
         spareFd = -1;
         await repository.close();

@@ -169,20 +169,25 @@ describe('torchpool serve over gRPC', () => {
 });
 
 describe('gRPC beside several HTTP threads', () => {
-  it('serves gRPC from the thread that owns the pools, and counts it in the one /metrics view', async () => {
+  it('serves gRPC on every HTTP thread, on one shared port, and counts it in the one /metrics view', async () => {
     const running = await startServer([{ name: 'mlp', path: 'mlp' }], { grpcPort: 0, threads: 2 });
     const Client = inferenceClient();
-    const client = new Client(running.server.grpcAddress!, grpc.credentials.createInsecure()) as unknown as Client;
+    // Separate channels: separate connections, which the kernel hands to either thread.
+    const clients = Array.from({ length: 8 }, (_, i) => new Client(running.server.grpcAddress!, grpc.credentials.createInsecure(), { 'grpc.channel_id': i, 'grpc.use_local_subchannel_pool': 1 }) as unknown as Client);
     try {
       const request = { model_name: 'mlp', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 256], contents: { fp32_contents: new Array(256).fill(0.5) } }] };
-      const responses = await Promise.all(Array.from({ length: 20 }, () => new Promise<any>((resolve, reject) =>
-        client.ModelInfer!(request, new grpc.Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r))))));
+      const responses = await Promise.all(clients.flatMap((client) => Array.from({ length: 5 }, () => new Promise<any>((resolve, reject) =>
+        client.ModelInfer!(request, new grpc.Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r)))))));
       expect(responses.every((r) => r.outputs[0].shape[1] === '10')).toBe(true);
       const metrics = parseMetrics(await (await fetch(`${running.url}/metrics`)).text());
-      expect(metrics.get('nv_inference_request_success{model="mlp",version="1"}')).toBe(20);
-      expect(metrics.get('torchpool_http_thread_requests{thread="grpc"}')).toBe(20);
+      expect(metrics.get('nv_inference_request_success{model="mlp",version="1"}')).toBe(40);
+      const perThread = [0, 1].map((t) => metrics.get(`torchpool_http_thread_requests{thread="${t}"}`) ?? 0);
+      // Every call was answered by an HTTP thread (the /metrics scrape is counted after it answers).
+      expect(perThread[0]! + perThread[1]!).toBe(40);
+      expect(metrics.get('torchpool_http_thread_requests{thread="grpc"}')).toBeUndefined();
+      console.log(`gRPC calls per thread: ${perThread.join(', ')}`);
     } finally {
-      client.close();
+      for (const client of clients) client.close();
       await running.server.shutdown();
     }
   });

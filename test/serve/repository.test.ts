@@ -103,7 +103,7 @@ describe('model repository', () => {
 
     const broken = await post(`${url}/v2/repository/models/broken/load`, {});
     expect(broken.status).toBe(400);
-    expect(broken.json().error).toMatch(/config\.json: unknown field 'colour'/);
+    expect(broken.json().error).toMatch(/config\.json: unknown option 'colour'/);
     const unknown = await post(`${url}/v2/repository/models/nope/load`, {});
     expect(unknown.status).toBe(400);
     expect(unknown.json().error).toMatch(/unknown model 'nope'/);

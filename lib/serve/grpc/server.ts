@@ -6,6 +6,7 @@
  * its deadline) withdraws its request from the queue.
  * @module
  */
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { onCurrentModel, type RepositoryControl, serverVersion } from '../app.js';
 import type { ServeConfig } from '../config.js';
@@ -22,6 +23,12 @@ export interface GrpcOptions {
   metrics: RequestMetrics;
   accepting: () => boolean;
   repository: RepositoryControl;
+  /**
+   * `serve --threads`: a listening socket's descriptor (a duplicate of the one every thread
+   * serves) and its address, instead of binding `config.grpcPort` here. Connections this thread
+   * accepts on it are handed to its gRPC server (grpc-js's connection injector).
+   */
+  shared?: { fd: number; address: string };
 }
 
 export interface GrpcServer {
@@ -72,7 +79,7 @@ function unary<Req>(body: (request: Req, call: grpc.ServerUnaryCall<Req, unknown
   };
 }
 
-export async function startGrpc({ config, table, metrics, accepting, repository }: GrpcOptions): Promise<GrpcServer> {
+export async function startGrpc({ config, table, metrics, accepting, repository, shared }: GrpcOptions): Promise<GrpcServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.limits.maxBodyBytes,
     'grpc.max_send_message_length': -1,
@@ -133,14 +140,29 @@ export async function startGrpc({ config, table, metrics, accepting, repository 
   };
   server.addService(inferenceService(), handlers as unknown as grpc.UntypedServiceImplementation);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${config.grpcPort ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
-  });
+  let address: string;
+  let listener: net.Server | undefined;
+  if (shared) {
+    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    listener = net.createServer((socket) => injector.injectConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      listener!.once('error', reject);
+      listener!.listen({ fd: shared.fd }, resolve);
+    });
+    address = shared.address;
+  } else {
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host}:${config.grpcPort ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+    address = `${host}:${port}`;
+  }
   let closing: Promise<void> | undefined;
   return {
-    address: `${host}:${port}`,
+    address,
     close(graceMs: number) {
       closing ??= new Promise<void>((resolve) => {
+        // No new connections on a shared socket (only this thread's duplicate closes).
+        listener?.close();
         const force = setTimeout(() => {
           server.forceShutdown();
           resolve();
