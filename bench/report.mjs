@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { root } from './measure.mjs';
 import { batchingSection, gpuSection, latencyKnobsSection, mixedSection } from './report-gpu.mjs';
+import { coldStartSection, openMpSection } from './report-defaults.mjs';
 import { stagesSection } from './report-stages.mjs';
 import { threadsChart } from './threads-chart.mjs';
 
@@ -108,14 +109,25 @@ const mixedReport = (dir) => {
 const [mixedBefore, mixedAfter] = [mixedReport('cli-mixed-before'), mixedReport('cli-mixed')];
 if (mixedBefore?.mixed && mixedAfter?.mixed) out.push(...mixedSection(mixedBefore, mixedAfter, { table }));
 
+for (const suite of ['gpu', 'cpu']) {
+  const coldStart = load(`cold-start-${suite}`);
+  if (coldStart) out.push(...coldStartSection(coldStart, suite, { table }));
+}
+const openmp = load('openmp-wait');
+if (openmp) out.push(...openMpSection(openmp, { table }));
+
 const aoti = load('aoti-gpu');
 if (aoti) {
   out.push('## AOTInductor packages against Python and against TorchScript (GPU)', '',
     `- Date: ${aoti.machine.date}; ${aoti.machine.gpu}; ${aoti.machine.cpu}; libtorch ${aoti.machine.libtorch}; Node ${aoti.machine.node}`,
     `- Command: \`${aoti.command}\`; ${aoti.setup}.`, '');
-  out.push(table(['precision', 'batch', 'torchpool .pt2 p50', 'Python aoti_load_package p50', 'throughput vs Python', 'torchpool TorchScript p50', 'TorchScript + CUDA graphs p50', 'images/s (.pt2)'],
-    aoti.rows.map((r) => [r.precision, r.batch, us(r.torchpool_aoti_p50_us), us(r.python_aoti_p50_us), r.aoti_throughput_vs_python ? `${(100 * r.aoti_throughput_vs_python).toFixed(0)}%` : 'n/a',
+  out.push(table(['precision', 'batch', 'torchpool .pt2 p50', '.pt2 + CUDA graphs p50', 'Python aoti_load_package p50', 'throughput vs Python', 'torchpool TorchScript p50', 'TorchScript + CUDA graphs p50', 'images/s (.pt2)'],
+    aoti.rows.map((r) => [r.precision, r.batch, us(r.torchpool_aoti_p50_us), us(r.torchpool_aoti_graphs_p50_us), us(r.python_aoti_p50_us), r.aoti_throughput_vs_python ? `${(100 * r.aoti_throughput_vs_python).toFixed(0)}%` : 'n/a',
       us(r.torchpool_torchscript_p50_us), us(r.torchpool_torchscript_graphs_p50_us), r.images_per_s_aoti.toFixed(0)])));
+  if (aoti.rows.every((r) => r.python_aoti_p50_us === null)) {
+    out.push('', 'The Python baseline did not run: `torch._inductor.aoti_load_package` segfaulted while loading these packages in this run',
+      '(bench/data/gpu-2026-12-04/python-aoti-peer.log), so the throughput against Python is not measured yet.');
+  }
   out.push('');
 }
 

@@ -18,6 +18,7 @@ The package:
 It prints what it did. torchpool loads the result with InferencePool.create({ model: 'x.pt2' }).
 """
 import argparse
+import importlib
 import importlib.util
 import json
 import os
@@ -91,6 +92,9 @@ def main():
     parser.add_argument("--out", required=True, help="the .pt2 file to write")
     args = parser.parse_args()
 
+    version = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2])
+    if version < (2, 6):
+        sys.exit(f"export-aoti.py needs PyTorch 2.6 or later (torch.export and AOTInductor packages); this is torch {torch.__version__}")
     if args.max_batch < 2:
         sys.exit("--max-batch must be at least 2")
     item = [int(d) for d in args.input_shape.split(",") if d]
@@ -106,6 +110,9 @@ def main():
     if args.channels_last and example.dim() == 4:
         module = module.to(memory_format=torch.channels_last)
         example = example.to(memory_format=torch.channels_last)
+
+    importlib.import_module("torch._inductor")  # PyTorch 2.6+ (checked above)
+    importlib.import_module("torch.export")
 
     batch = torch.export.Dim("batch", min=1, max=args.max_batch)
     started = time.monotonic()

@@ -48,10 +48,10 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describe('the packed package', () => {
   it('holds what the build and the CLI need, and no tests, benchmarks or fixtures', () => {
-    for (const needed of ['package.json', 'README.md', 'CMakeLists.txt', 'scripts/install.js', 'scripts/build-native.js', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'native/addon.cc', 'proto/grpc_predict_v2.proto']) {
+    for (const needed of ['package.json', 'README.md', 'CMakeLists.txt', 'scripts/install.js', 'scripts/build-native.js', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'native/addon.cc', 'proto/grpc_predict_v2.proto', 'scripts/export-aoti.py']) {
       expect(packedFiles, needed).toContain(needed);
     }
-    const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|dist\/.+|native\/.+\.(cc|h)|proto\/.+\.proto|scripts\/(install|build-native)\.js|scripts\/cmake\/.+\.cmake|prebuilds\/.+)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|dist\/.+|native\/.+\.(cc|h)|proto\/.+\.proto|scripts\/(install|build-native)\.js|scripts\/export-aoti\.py|scripts\/cmake\/.+\.cmake|prebuilds\/.+)$/;
     expect(packedFiles.filter((f) => !allowed.test(f))).toEqual([]);
     expect(packedFiles.filter((f) => /(^|\/)(test|bench|fixtures|examples)\/|\.(pt|pt2|onnx|json)$/.test(f) && f !== 'package.json' && !f.startsWith('dist/'))).toEqual([]);
   });

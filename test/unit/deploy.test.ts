@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseServeArgs, protoDir } from '../../dist/serve/index.js';
@@ -107,5 +108,23 @@ describe('deployment recipes', () => {
     for (const needed of ['dist/cli.js', 'proto/grpc_predict_v2.proto', 'proto/model_repository.proto', 'prebuilds/linux-x64/torchpool.node']) {
       expect(shipped(needed), needed).toBe(true);
     }
+  });
+});
+
+describe('scripts/export-aoti.py', () => {
+  const python = '/usr/bin/python3';
+  const torch = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  it.skipIf(torch.status !== 0)(`documents its flags, and refuses a PyTorch older than 2.6 with the reason [torch ${torch.stdout.trim() || 'missing'}]`, () => {
+    const script = path.join(root, 'scripts', 'export-aoti.py');
+    const help = spawnSync(python, [script, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    for (const flag of ['--module', '--torchvision', '--input-shape', '--max-batch', '--precision', '--no-autotune', '--out']) expect(help.stdout).toContain(flag);
+    const version = torch.stdout.trim().split('.').map(Number);
+    if (version[0]! > 2 || (version[0] === 2 && version[1]! >= 6)) return; // a PyTorch that can export: nothing to refuse
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'torchpool-export-'));
+    const run = spawnSync(python, [script, '--torchvision', 'resnet50', '--input-shape', '3,224,224', '--out', path.join(out, 'm.pt2')], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/export-aoti\.py needs PyTorch 2\.6 or later .* this is torch 1\./);
+    expect(fs.readdirSync(out)).toEqual([]);
   });
 });

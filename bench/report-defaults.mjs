@@ -1,0 +1,33 @@
+// BENCHMARKS.md sections for issue 20, "right by default": cold start under load (CPU and GPU)
+// and how CPU engines' OpenMP threads wait (bench/cold-start.mjs, bench/openmp-wait.mjs).
+
+const ms = (v) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
+
+/** The cold-start section of one suite's data file. */
+export function coldStartSection(data, suite, { table }) {
+  const rows = data.rows.filter((r) => !r.error);
+  const out = [`## Cold start under load (${suite.toUpperCase()})`, '',
+    `- Date: ${data.machine.date}; ${data.machine.gpu ? `${data.machine.gpu}; ` : ''}${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}`,
+    `- Command: \`${data.command}\` (each variant is \`torchpool bench --cold-start\` in a fresh process; the commands are in the data file)`,
+    `- ${data.setup}. The callers start the moment create() resolves. "First second" is the requests finished in the first second over the steady rate (the second half of the run); "worst" is the slowest request of the whole run over the steady p99. Targets: first second >= 50%, worst <= 5x.`, ''];
+  out.push(table(['variant', 'callers', 'create()', 'first second / steady', 'worst / steady p99', 'steady req/s', 'steady p99', 'first-time shapes under load', 'mean batch'],
+    rows.map((r) => [r.variant, r.callers, ms(r.loadMs), `${(100 * r.firstSecondFraction).toFixed(0)}%`, `${r.worstOverSteadyP99.toFixed(1)}x`, r.steady.requestsPerSecond.toFixed(0),
+      ms(r.steady.p99Ms), `${r.firstShapeForwards}${r.firstShapeForwards ? ` (longest ${ms(r.firstShapeMaxMs)})` : ''}`, r.meanBatchSize.toFixed(1)])), '');
+  const windows = rows[0]?.windows ?? [];
+  out.push('Requests/s and the slowest request in each 500 ms window:', '');
+  out.push(table(['variant', 'callers', ...windows.map((w) => `${(w.startMs / 1000).toFixed(1)} s`)],
+    rows.flatMap((r) => [[r.variant, r.callers, ...r.windows.map((w) => w.requestsPerSecond.toFixed(0))], ['', 'worst', ...r.windows.map((w) => ms(w.worstMs))]])), '');
+  for (const r of data.rows.filter((x) => x.error)) out.push(`- ${r.variant}: failed (${r.error})`);
+  return out;
+}
+
+/** The OpenMP wait section (CPU). */
+export function openMpSection(data, { table }) {
+  const out = ['## The JavaScript thread and OpenMP (CPU)', '',
+    `- Date: ${data.machine.date}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}; hypervisor steal over the run ${data.machine.stealPercent.toFixed(1)}%`,
+    `- Command: \`${data.machine.command}\`; ${data.requests} requests per run, median of ${data.repeats} runs, each setting in a process of its own, alternating with the raw C++ loop`,
+    '- 64 callers keep one batch-1 request each in flight on the MLP (256-1024-1024-10), default threads; "of raw" is against the raw C++ loop at batch 64 on the same threads, the ratio taken per run.', ''];
+  out.push(table(['OpenMP setting', 'maxBatchSize', 'rows/s', 'mean batch', 'raw rows/s (batch 64)', 'of raw'],
+    data.rows.map((r) => [r.setting, r.maxBatchSize, r.rows_per_s.toFixed(0), r.mean_batch.toFixed(1), r.raw_rows_per_s_batch64.toFixed(0), `${(100 * r.fraction_of_raw).toFixed(0)}%`])), '');
+  return out;
+}
