@@ -1,11 +1,16 @@
-// The deployment recipes cannot run here (no cluster, no GPU node), so CI checks that they parse,
-// hang together (selectors, ports, probes, GPU resources, grace period vs drain deadline) and that
-// the server accepts their configuration.
+// The deployment recipes cannot run here (no cluster, no GPU node), so CI validates them against
+// the Kubernetes API's own schemas (the kubernetes-models package: the OpenAPI schemas of every
+// built-in kind), then checks what schemas cannot express: that they hang together (selectors,
+// ports, probes, GPU resources, grace period vs drain deadline) and that the server accepts their
+// configuration. KServe's InferenceService is a custom resource whose schema is not on npm: its
+// metadata and predictor containers are validated as the Kubernetes objects they are.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { ConfigMap, Pod, Service } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
 import { parseAllDocuments } from 'yaml';
 import { parseServeArgs, protoDir } from '../../dist/serve/index.js';
 
@@ -19,10 +24,21 @@ function load(file: string): Doc[] {
 }
 
 describe('deployment recipes', () => {
+  it('Kubernetes: every document is valid against the Kubernetes API schema of its kind', () => {
+    const docs = load('deploy/kubernetes/torchpool.yaml');
+    expect(docs.map((d) => `${d.apiVersion}/${d.kind}`)).toEqual(['v1/ConfigMap', 'apps/v1/Deployment', 'v1/Service']);
+    const [configMap, deployment, service] = docs as [Doc, Doc, Doc];
+    expect(() => new ConfigMap(configMap as never).validate()).not.toThrow();
+    expect(() => new Deployment(deployment as never).validate()).not.toThrow();
+    expect(() => new Service(service as never).validate()).not.toThrow();
+    // The validator is live: the same Deployment with a port given as a string is refused.
+    const broken = structuredClone(deployment);
+    broken.spec.template.spec.containers[0].ports[0].containerPort = '8000';
+    expect(() => new Deployment(broken as never).validate()).toThrow(/containerPort must be integer/);
+  });
+
   it('Kubernetes: a ConfigMap the server accepts, a GPU Deployment with v2 probes and scraping, a matching Service', () => {
     const docs = load('deploy/kubernetes/torchpool.yaml');
-    const kinds = docs.map((d) => `${d.apiVersion}/${d.kind}`);
-    expect(kinds).toEqual(['v1/ConfigMap', 'apps/v1/Deployment', 'v1/Service']);
     const [configMap, deployment, service] = docs as [Doc, Doc, Doc];
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchpool-deploy-'));
@@ -53,6 +69,8 @@ describe('deployment recipes', () => {
 
   it('KServe: a v1beta1 InferenceService whose container serves v2 on its port with GPU resources', () => {
     const [service] = load('deploy/kserve/inferenceservice.yaml') as [Doc];
+    // The predictor's containers and the metadata are plain Kubernetes objects: validated as such.
+    expect(() => new Pod({ metadata: service.metadata, spec: { containers: service.spec.predictor.containers } } as never).validate()).not.toThrow();
     expect(service.apiVersion).toBe('serving.kserve.io/v1beta1');
     expect(service.kind).toBe('InferenceService');
     const container = service.spec.predictor.containers[0];
