@@ -17,6 +17,7 @@ export interface LoadPlan {
   threads: number[];
   optimize: boolean;
   unhealthyAfter: number;
+  quantizedEngine?: string;
   execution: ExecutionPlan;
   cudnnBenchmark?: boolean;
   allowTF32?: boolean;
@@ -41,6 +42,10 @@ export interface BuildInfo {
   aoti: boolean;
   /** Extension libraries loaded in this process so far. */
   extensions: string[];
+  /** The quantized (INT8) engines this libtorch has, e.g. `['qnnpack', 'onednn']` (the `quantizedEngine` option's choices). */
+  quantizedEngines: string[];
+  /** The quantized engine in use now (libtorch's default until a pool names `quantizedEngine`). */
+  quantizedEngine: string;
 }
 
 export interface NativeCudaDevice {
@@ -104,6 +109,7 @@ export interface NativeSignature {
   output: string;
   format: 'torchscript' | 'aoti';
   metadata: Record<string, string>;
+  quantized: boolean;
 }
 
 export interface NativeLoadOptions extends LoadPlan {

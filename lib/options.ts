@@ -3,6 +3,7 @@
  * @module
  */
 import * as path from 'node:path';
+import { nativeBinding } from './binding.js';
 import { defaultThreadsPerEngine, type DeviceSelection, resolveDevices } from './devices.js';
 import { invalidArg } from './errors.js';
 import { EXECUTION_OPTION_KEYS, type ExecutionOptions, planExecution } from './execution.js';
@@ -79,6 +80,15 @@ export interface InferencePoolOptions extends ExecutionOptions {
    * of rotation; default 3. 0: never.
    */
   unhealthyAfter?: number;
+  /**
+   * Process-wide: the quantized (INT8) kernels libtorch runs quantized models with, one of
+   * `buildInfo().quantizedEngines` (Debian's libtorch 1.13: `'qnnpack'`, `'onednn'`; the Python
+   * wheels also `'x86'`, `'fbgemm'`). A model's packed weights are prepared for the engine in use
+   * when it loads, so run a model with the engine it was quantized for to get PyTorch's results
+   * exactly. Left as libtorch has it unless given; the first pool of the process that names it
+   * applies it (like `cudnnBenchmark`).
+   */
+  quantizedEngine?: string;
 }
 
 /** `extensions` and `TORCHPOOL_EXTENSIONS`, checked; absolute paths, in order, each once. */
@@ -88,6 +98,16 @@ function planExtensions(value: unknown): string[] {
   }
   const fromEnv = (process.env.TORCHPOOL_EXTENSIONS ?? '').split(':').filter((p) => p.length > 0);
   return [...new Set([...fromEnv, ...((value as string[] | undefined) ?? [])].map((p) => path.resolve(p)))];
+}
+
+/** `quantizedEngine`: one of the engines this libtorch has. */
+function checkQuantizedEngine(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const engines = nativeBinding().buildInfo().quantizedEngines;
+  if (typeof value !== 'string' || !engines.includes(value)) {
+    throw invalidArg('options.quantizedEngine', `one of this libtorch's quantized engines (${engines.map((e) => `'${e}'`).join(', ')})`, value);
+  }
+  return value;
 }
 
 function checkNonNegative(value: unknown, where: string, max: number): number | undefined {
@@ -103,7 +123,7 @@ export const POOL_OPTION_KEYS: readonly string[] = [
   ...Object.keys({
     model: true, format: true, modelName: true, extensions: true, devices: true, instancesPerDevice: true,
     threadsPerEngine: true, optimize: true, batching: true, maxBatchSize: true, maxQueueDelayMicros: true,
-    spinMicros: true, maxQueueSize: true, priorityAgingMs: true, unhealthyAfter: true,
+    spinMicros: true, maxQueueSize: true, priorityAgingMs: true, unhealthyAfter: true, quantizedEngine: true,
   } satisfies Record<Exclude<keyof InferencePoolOptions, keyof ExecutionOptions>, true>),
   ...EXECUTION_OPTION_KEYS,
 ];
@@ -138,6 +158,7 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
     throw invalidArg('options.modelName', 'the name of a model inside the package', options.modelName);
   }
   const extensions = planExtensions(options.extensions);
+  const quantizedEngine = checkQuantizedEngine(options.quantizedEngine);
 
   const perDevice = resolveDevices(options.devices);
   const devices: string[] = [];
@@ -159,6 +180,7 @@ export function planEngines(options: InferencePoolOptions): LoadPlan {
     threads: devices.map((d) => (d === 'cpu' ? cpuThreads : 1)),
     optimize,
     unhealthyAfter,
+    ...(quantizedEngine !== undefined ? { quantizedEngine } : {}),
     execution,
     ...(options.cudnnBenchmark !== undefined ? { cudnnBenchmark: options.cudnnBenchmark } : {}),
     ...(options.allowTF32 !== undefined ? { allowTF32: options.allowTF32 } : {}),

@@ -28,6 +28,8 @@ export interface ModelSignature {
   output: string;
   /** AOTInductor packages: the package's metadata (e.g. `AOTI_DEVICE_KEY`); empty for TorchScript. */
   metadata: Record<string, string>;
+  /** The model runs libtorch's quantized (INT8) operators, which run on CPU engines only. */
+  quantized: boolean;
 }
 
 /** Options of {@link InferencePool.close}. */
@@ -221,7 +223,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
 
   /** The model's forward() arguments and return type. */
   get signature(): ModelSignature {
-    return { inputs: this.#signature.inputs.map((i) => ({ ...i })), output: this.#signature.output, metadata: { ...this.#signature.metadata } };
+    return { inputs: this.#signature.inputs.map((i) => ({ ...i })), output: this.#signature.output, metadata: { ...this.#signature.metadata }, quantized: this.#signature.quantized };
   }
 
   /** What kind of model runs: `'torchscript'` or `'aoti'` (an AOTInductor package). */

@@ -23,6 +23,8 @@ export interface ProcessSettings {
   /** `torchscript.profilingExecutor` / `torchscript.tensorExprFuser` as the first pool that named them set them. */
   profilingExecutor: boolean | null;
   tensorExprFuser: boolean | null;
+  /** `quantizedEngine` as the first pool that named it set it. */
+  quantizedEngine: string | null;
   /**
    * How the OpenMP threads of CPU engines wait between forwards, as set in the environment when
    * the addon loaded (`OMP_WAIT_POLICY`, `GOMP_SPINCOUNT`, `KMP_BLOCKTIME`), and whether each

@@ -20,8 +20,9 @@ if ! user_torch; then
   # Without it libtorch falls back to the reference BLAS (about 24x slower on an MLP).
   has_pkg libopenblas0-openmp || missing+=(libopenblas0-openmp)
 fi
-# bench only: PyTorch in Python as the peer on the same model (Debian's build of 1.13).
-if [[ ${1:-} == --bench ]] && ! python3 -c 'import torch' 2>/dev/null && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+# PyTorch in Python (Debian's build of 1.13): it makes the quantized test fixtures, and it is the
+# benchmarks' peer on the same models.
+if ! python3 -c 'import torch' 2>/dev/null && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   missing+=(python3-torch)
 fi
 command -v cmake >/dev/null || missing+=(cmake)

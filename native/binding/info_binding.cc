@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include "binding/errors.h"
+#include "binding/pool_workers.h"
 #include "engine/device_query.h"
 #include "engine/runner/aoti_runner.h"
 #include "engine/runner/extensions.h"
@@ -24,6 +25,13 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   result.Set("napiVersion", NAPI_VERSION);
   result.Set("parallelInfo", at::get_parallel_info());
   result.Set("aoti", AotiAvailable());
+  // INT8 models: the quantized engines this libtorch has, and the one in use now.
+  Napi::Array engines = Napi::Array::New(env);
+  for (at::QEngine engine : at::globalContext().supportedQEngines()) {
+    if (engine != at::QEngine::NoQEngine) engines.Set(engines.Length(), QEngineName(engine));
+  }
+  result.Set("quantizedEngines", engines);
+  result.Set("quantizedEngine", QEngineName(at::globalContext().qEngine()));
   Napi::Array extensions = Napi::Array::New(env);
   for (const std::string& path : LoadedExtensions()) extensions.Set(extensions.Length(), path);
   result.Set("extensions", extensions);

@@ -5,6 +5,7 @@
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
+#include <cctype>
 #include <functional>
 #include <mutex>
 
@@ -113,6 +114,8 @@ LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options) {
   if (tf32.IsBoolean()) plan.allow_tf32 = tf32.As<Napi::Boolean>().Value() ? 1 : 0;
   Napi::Value profiling = execution_js.Get("profilingExecutor");
   if (profiling.IsBoolean()) plan.profiling_executor = profiling.As<Napi::Boolean>().Value() ? 1 : 0;
+  Napi::Value qengine = options.Get("quantizedEngine");
+  if (qengine.IsString()) plan.quantized_engine = qengine.As<Napi::String>().Utf8Value();
   Napi::Value fuser = execution_js.Get("tensorExprFuser");
   if (fuser.IsBoolean()) plan.tensor_expr_fuser = fuser.As<Napi::Boolean>().Value() ? 1 : 0;
   Napi::Object scheduling = options.Get("scheduler").As<Napi::Object>();
@@ -140,6 +143,7 @@ struct ProcessSettings {
   int allow_tf32 = -1;
   int profiling_executor = -1;
   int tensor_expr_fuser = -1;
+  std::string quantized_engine;
 };
 
 ProcessSettings& Settings() {
@@ -180,13 +184,31 @@ std::vector<std::string> ApplyGlobalSettings(const LoadPlan& plan) {
             [](bool on) { torch::jit::getProfilingMode() = on; });
   ApplyOnce(plan.tensor_expr_fuser, &settings.tensor_expr_fuser, "torchscript.tensorExprFuser", &warnings,
             [](bool on) { torch::jit::setTensorExprFuserEnabled(on); });
+  // Before any model loads: a quantized model's weights are packed for the engine current then.
+  if (!plan.quantized_engine.empty()) {
+    if (settings.quantized_engine.empty()) {
+      for (at::QEngine engine : context.supportedQEngines()) {
+        if (QEngineName(engine) == plan.quantized_engine) context.setQEngine(engine);
+      }
+      settings.quantized_engine = plan.quantized_engine;
+    } else if (settings.quantized_engine != plan.quantized_engine) {
+      warnings.push_back("quantizedEngine: this pool asked for '" + plan.quantized_engine + "', but an earlier pool of this process set it to '" +
+                         settings.quantized_engine + "'; it is process-wide and only the first pool's choice applies (left as it is)");
+    }
+  }
   return warnings;
+}
+
+std::string QEngineName(at::QEngine engine) {
+  std::string name = c10::toString(engine);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
 }
 
 ProcessSettingsValues ProcessSettingsSnapshot() {
   ProcessSettings& settings = Settings();
   std::lock_guard<std::mutex> lock(settings.mutex);
-  return {settings.cudnn_benchmark, settings.allow_tf32, settings.profiling_executor, settings.tensor_expr_fuser};
+  return {settings.cudnn_benchmark, settings.allow_tf32, settings.profiling_executor, settings.tensor_expr_fuser, settings.quantized_engine};
 }
 
 }  // namespace torchpool

@@ -195,6 +195,7 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
   process.Set("allowTF32", tri(settings.allow_tf32));
   process.Set("profilingExecutor", tri(settings.profiling_executor));
   process.Set("tensorExprFuser", tri(settings.tensor_expr_fuser));
+  process.Set("quantizedEngine", settings.quantized_engine.empty() ? env.Null() : Napi::String::New(env, settings.quantized_engine).As<Napi::Value>());
   stats.Set("processSettings", process);
   return stats;
 }

@@ -48,6 +48,7 @@ void LoadWorker::Execute() {
     if (engines_.empty()) {
       signature_ = runner->Signature();
       signature_.set_format(runner->Format());
+      signature_.set_quantized(runner->Quantized());
       format_ = runner->Format();
     }
     try {

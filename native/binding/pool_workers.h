@@ -4,6 +4,8 @@
 
 #include <napi.h>
 
+#include <ATen/Context.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +30,7 @@ struct LoadPlan {
   int allow_tf32 = -1;
   int profiling_executor = -1;  // TorchScript's profiling executor (torch::jit::getProfilingMode)
   int tensor_expr_fuser = -1;   // TorchScript's tensor-expression fuser
+  std::string quantized_engine;  // empty: leave libtorch's; else a name of at::QEngine ("qnnpack")
 };
 
 // What torchpool set process-wide: -1 no pool set it; 0 / 1 the value the first pool set.
@@ -36,6 +39,7 @@ struct ProcessSettingsValues {
   int allow_tf32 = -1;
   int profiling_executor = -1;
   int tensor_expr_fuser = -1;
+  std::string quantized_engine;  // empty: no pool set it
 };
 
 // load_plan.cc: JS plan -> LoadPlan (JS thread), and the process-wide switches it names:
@@ -43,6 +47,8 @@ struct ProcessSettingsValues {
 LoadPlan ParseLoadPlan(Napi::Env env, Napi::Object options);
 std::vector<std::string> ApplyGlobalSettings(const LoadPlan& plan);
 ProcessSettingsValues ProcessSettingsSnapshot();
+// A quantized engine as torchpool's options name it: "qnnpack", "onednn", "x86", "fbgemm".
+std::string QEngineName(at::QEngine engine);
 
 class LoadWorker : public Napi::AsyncWorker {
  public:

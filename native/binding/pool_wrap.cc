@@ -311,6 +311,7 @@ Napi::Value PoolWrap::Signature(const Napi::CallbackInfo& info) {
   result.Set("inputs", inputs);
   result.Set("output", signature.return_type());
   result.Set("format", signature.format());
+  result.Set("quantized", signature.quantized());
   Napi::Object metadata = Napi::Object::New(env);
   for (const auto& [key, value] : signature.metadata()) metadata.Set(key, value);
   result.Set("metadata", metadata);

@@ -42,6 +42,9 @@ class ForwardSignature {
   // "torchscript" or "aoti": what kind of model this is the signature of.
   const std::string& format() const { return format_; }
   void set_format(std::string format) { format_ = std::move(format); }
+  // The model runs libtorch's quantized operators (INT8): CPU engines only.
+  bool quantized() const { return quantized_; }
+  void set_quantized(bool quantized) { quantized_ = quantized; }
 
  private:
   void CoerceNumber(size_t index, c10::IValue& value) const;
@@ -54,6 +57,7 @@ class ForwardSignature {
   bool unknown_arity_ = false;
   std::map<std::string, std::string> metadata_;
   std::string format_ = "torchscript";
+  bool quantized_ = false;
 };
 
 }  // namespace torchpool

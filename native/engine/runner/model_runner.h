@@ -36,6 +36,8 @@ class ModelRunner {
   virtual std::vector<WeightBlock> Weights() const = 0;
   // "torchscript" or "aoti".
   virtual const char* Format() const = 0;
+  // Whether the model calls libtorch's quantized (INT8) operators.
+  virtual bool Quantized() const { return false; }
 };
 
 }  // namespace torchpool

@@ -4,15 +4,41 @@
 #include <set>
 #include <sstream>
 
+#include <torch/csrc/jit/passes/inliner.h>
+
 #include "engine/precision.h"
 
 namespace torchpool {
 namespace {
 
+// Whether a block (and the blocks inside it) calls quantized operators: libtorch's quantized::
+// kernels, or quantizing a float tensor (a statically quantized model's QuantStub).
+bool CallsQuantizedOps(const torch::jit::Block* block) {
+  for (const torch::jit::Node* node : block->nodes()) {
+    const std::string kind = node->kind().toQualString();
+    if (kind.rfind("quantized::", 0) == 0 || kind.rfind("aten::quantize_per_", 0) == 0) return true;
+    for (const torch::jit::Block* inner : node->blocks()) {
+      if (CallsQuantizedOps(inner)) return true;
+    }
+  }
+  return false;
+}
+
+// The forward with every submodule call inlined, scanned for quantized operators.
+bool IsQuantized(const torch::jit::Module& module) {
+  try {
+    std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph()->copy();
+    torch::jit::Inline(*graph);
+    return CallsQuantizedOps(graph->block());
+  } catch (...) {
+    return false;  // a graph that cannot be inlined is not one the quantized converters made
+  }
+}
+
 class TorchScriptRunner : public ModelRunner {
  public:
   explicit TorchScriptRunner(torch::jit::Module module)
-      : module_(std::move(module)), forward_(module_.get_method("forward")) {}
+      : module_(std::move(module)), forward_(module_.get_method("forward")), quantized_(IsQuantized(module_)) {}
 
   c10::IValue Forward(std::vector<c10::IValue> args,
                       const std::unordered_map<std::string, c10::IValue>& kwargs) override {
@@ -21,6 +47,7 @@ class TorchScriptRunner : public ModelRunner {
 
   ForwardSignature Signature() const override { return ForwardSignature(forward_.function().getSchema()); }
   const char* Format() const override { return "torchscript"; }
+  bool Quantized() const override { return quantized_; }
   std::vector<WeightBlock> Weights() const override {
     std::vector<WeightBlock> blocks;
     std::set<const void*> seen;
@@ -35,6 +62,7 @@ class TorchScriptRunner : public ModelRunner {
  private:
   torch::jit::Module module_;
   torch::jit::Method forward_;  // looked up once, not per request
+  bool quantized_;
 };
 
 // What a load error means, when libtorch's own message does not say it plainly.
@@ -61,6 +89,12 @@ std::string LoadHint(const std::string& message) {
   return "";
 }
 
+Status QuantizedOnCpuOnly(const std::string& label, const c10::Device& device) {
+  return Status(ErrorCode::kModelLoad, "the model in " + label + " is quantized (it calls libtorch's INT8 operators), which run on the CPU only, so it "
+                                       "cannot run on " + device.str() + ": serve it with devices: 'cpu', or give " + device.str() +
+                                       " the float model (precision 'fp16' or 'bf16' is the GPU's way to trade accuracy for speed)");
+}
+
 }  // namespace
 
 Status LoadTorchScriptRunner(const std::string& bytes, const std::string& label, const c10::Device& device,
@@ -72,6 +106,14 @@ Status LoadTorchScriptRunner(const std::string& bytes, const std::string& label,
   } catch (...) {
     Status status = StatusFromCurrentException(ErrorCode::kModelLoad);
     if (status.code() != ErrorCode::kModelLoad) return status;  // CUDA / out of memory
+    // A quantized model's packed weights cannot move to a GPU: say that, not libtorch's message.
+    if (!device.is_cpu()) {
+      try {
+        std::istringstream again(bytes);
+        if (IsQuantized(torch::jit::load(again, c10::Device(c10::kCPU)))) return QuantizedOnCpuOnly(label, device);
+      } catch (...) {
+      }
+    }
     return Status(ErrorCode::kModelLoad, "cannot load TorchScript model from " + label +
                                              LoadHint(status.message()) + ": " + status.message());
   }
@@ -90,7 +132,9 @@ Status LoadTorchScriptRunner(const std::string& bytes, const std::string& label,
       if (status.code() != ErrorCode::kModelLoad) return status;
     }
   }
-  *out = std::make_unique<TorchScriptRunner>(std::move(module));
+  auto runner = std::make_unique<TorchScriptRunner>(std::move(module));
+  if (runner->Quantized() && !device.is_cpu()) return QuantizedOnCpuOnly(label, device);
+  *out = std::move(runner);
   return Status::Ok();
 }
 
