@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openMpSettings } from '../dist/binding.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const rawForwardBinary = path.join(root, 'build', 'bench', 'torchpool-raw-forward');
@@ -62,9 +63,20 @@ export function gpuMachine(gpu, torchVersion) {
   return { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, gpu: gpu.name, node: process.version, libtorch: torchVersion };
 }
 
+/**
+ * The environment of the raw C++ loop: this process's, less the OpenMP wait settings torchpool
+ * set for itself when it loaded (the raw loop runs as libtorch would on its own).
+ */
+export function rawEnvironment() {
+  const env = { ...process.env };
+  for (const name of openMpSettings().setByTorchpool) delete env[name];
+  return env;
+}
+
 /** The same forward in a C++ loop (bench/native/raw_forward.cc). */
-export function rawForward({ model, device, shape, intArg, iters, warmup, threads, half = false }) {
+export function rawForward({ model, device, shape, intArg, iters, warmup, threads, half = false, qengine }) {
   const args = ['--model', model, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup), '--half', half ? '1' : '0'];
+  if (qengine) args.push('--qengine', qengine);
   if (threads) args.push('--threads', String(threads));
   if (intArg !== undefined) args.push('--int-arg', String(intArg));
   const child = spawnSync(rawForwardBinary, args, { encoding: 'utf8' });

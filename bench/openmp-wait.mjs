@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import torchpool from '../dist/index.js';
-import { median, rawForward, root } from './measure.mjs';
+import { median, rawEnvironment, rawForward, root } from './measure.mjs';
 
 const { InferencePool, builtinModelPath, buildInfo } = torchpool;
 const self = fileURLToPath(import.meta.url);
@@ -31,7 +31,21 @@ if (argv[0] === '--child') {
   const seconds = (performance.now() - start) / 1000;
   const after = pool.stats();
   const { openmp } = after.processSettings;
-  console.log(JSON.stringify({ rows_per_s: requests / seconds, mean_batch: (after.requests - before.requests) / Math.max(1, after.batches - before.batches), threads: after.engines[0].threads, openmp }));
+  // One request at a time: what the wait policy costs a lone caller (each parallel region has to
+  // wake the team when it sleeps between them).
+  const latency = {};
+  for (const rows of [1, 64]) {
+    const input = { data: new Float32Array(rows * 256).map(() => Math.random()), shape: [rows, 256] };
+    const micros = [];
+    for (let i = 0; i < 50 + (rows === 1 ? 2000 : 500); i++) {
+      const t = performance.now();
+      await pool.infer(input);
+      if (i >= 50) micros.push((performance.now() - t) * 1000);
+    }
+    micros.sort((a, b) => a - b);
+    latency[`batch${rows}_p50_us`] = micros[Math.floor(micros.length / 2)];
+  }
+  console.log(JSON.stringify({ rows_per_s: requests / seconds, mean_batch: (after.requests - before.requests) / Math.max(1, after.batches - before.batches), threads: after.engines[0].threads, openmp, ...latency }));
   await pool.close();
   process.exit(0);
 }
@@ -44,18 +58,17 @@ const file = await builtinModelPath('mlp', { cacheDir: path.join(root, '.cache',
 const threads = Math.max(1, os.availableParallelism());
 // Unset: what torchpool does by default. The others are set in the environment, as a user would.
 const settings = [
-  { name: 'torchpool default', env: {} },
+  { name: 'torchpool default (GOMP_SPINCOUNT=1000)', env: {} },
   { name: 'libgomp default (GOMP_SPINCOUNT=300000)', env: { GOMP_SPINCOUNT: '300000' } },
   { name: 'OMP_WAIT_POLICY=passive', env: { OMP_WAIT_POLICY: 'passive' } },
   { name: 'GOMP_SPINCOUNT=10000', env: { GOMP_SPINCOUNT: '10000' } },
   { name: 'GOMP_SPINCOUNT=30000', env: { GOMP_SPINCOUNT: '30000' } },
-  { name: 'OMP_WAIT_POLICY=active', env: { OMP_WAIT_POLICY: 'active' } },
 ];
 const stolen = () => { const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number); return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 }; };
 const cpuStart = stolen();
 
 function child(env, maxBatchSize) {
-  const clean = { ...process.env };
+  const clean = rawEnvironment();
   for (const k of ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME']) delete clean[k];
   const out = spawnSync(process.execPath, [self, '--child', JSON.stringify({ file, maxBatchSize, requests, concurrency })], { env: { ...clean, ...env }, encoding: 'utf8' });
   if (out.status !== 0) throw new Error(out.stderr);
@@ -76,7 +89,9 @@ for (const maxBatchSize of [32, 64]) {
   for (const s of settings) {
     const ratios = runs[s.name].map((o, i) => o.rows_per_s / ((64 * 1e6) / raw[i * settings.length + settings.indexOf(s)].p50_us));
     const row = { setting: s.name, maxBatchSize, concurrency, threads, rows_per_s: median(runs[s.name].map((o) => o.rows_per_s)), mean_batch: median(runs[s.name].map((o) => o.mean_batch)),
-      raw_rows_per_s_batch64: rawRowsPerS, fraction_of_raw: median(ratios), openmp: runs[s.name][0].openmp };
+      raw_rows_per_s_batch64: rawRowsPerS, fraction_of_raw: median(ratios), openmp: runs[s.name][0].openmp,
+      batch1_p50_us: median(runs[s.name].map((o) => o.batch1_p50_us)), batch64_p50_us: median(runs[s.name].map((o) => o.batch64_p50_us)),
+      raw_batch64_p50_us: median(raw.map((o) => o.p50_us)) };
     rows.push(row);
     console.log(JSON.stringify(row));
   }

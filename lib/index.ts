@@ -6,6 +6,7 @@ export { InferencePool } from './pool.js';
 export type { ModelSignature, CloseOptions, InferBatchOptions, SharedPoolToken } from './pool.js';
 export type { InferencePoolOptions, ModelFormat } from './options.js';
 export type { InferOptions } from './request-control.js';
+export type { OutputTargets } from './output-targets.js';
 export type { ExecutionOptions, Precision, OutputDtype, WarmupInput, TorchScriptOptions } from './execution.js';
 export type {
   PoolStats, EngineStats, ThreadStats, CudaEngineStats, LatencyStats, LatencyPercentiles, BatchingSettings, ProcessSettings,

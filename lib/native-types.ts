@@ -134,6 +134,7 @@ export interface NativePool {
     priority: number,
     timeoutMs: number,
     batchable: boolean,
+    output?: object,
   ): Promise<unknown>;
   /** Settles the requests engines have finished (called from the scheduleDrain callback). */
   drain(): void;

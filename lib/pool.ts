@@ -15,6 +15,7 @@ import { type InferencePoolOptions, type LoadPlan, planEngines } from './options
 import { abortedError, checkInferOptions, controlled, INFER_OPTION_KEYS, type InferOptions, NO_CONTROL, type RequestControl } from './request-control.js';
 import type { PoolStats } from './stats.js';
 import { StatsTracker } from './stats-tracker.js';
+import { OutputLayouts } from './output-targets.js';
 import { allocPinnedTensor, type PinnedTensor } from './pinned-input.js';
 import type { Dtype, InferInputs, InferOutput } from './tensor.js';
 import { checkBoolean, checkKnownKeys, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
@@ -59,7 +60,7 @@ export interface SharedPoolToken {
   readonly plan: { readonly devices: readonly string[]; readonly scheduler: LoadPlan['scheduler'] };
 }
 
-const INFER_BATCH_OPTION_KEYS = [...INFER_OPTION_KEYS, 'chunkSize'];
+const INFER_BATCH_OPTION_KEYS = [...INFER_OPTION_KEYS.filter((k) => k !== 'output'), 'chunkSize'];
 const MAP_OPTION_KEYS = Object.keys({ concurrency: true, onProgress: true, signal: true, priority: true, timeoutMs: true } satisfies Record<keyof MapOptions, true>);
 
 const asyncDispose: typeof Symbol.asyncDispose =
@@ -81,6 +82,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   readonly #owner: boolean;
   readonly #signature: NativeSignature;
   readonly #stats = new StatsTracker();
+  readonly #outputLayouts = new OutputLayouts();
   #nextId = 0;
   #loadMs: number | undefined;
   #healthyEngines: number;
@@ -262,7 +264,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   async inferBatch<T = InferOutput>(inputs: InferInputs, options?: InferBatchOptions): Promise<T> {
     options = checkOptionsObject(options);
     const chunkSize = checkPositiveInteger(options.chunkSize, 'options.chunkSize');
-    const control = { ...checkInferOptions(options, INFER_BATCH_OPTION_KEYS), batchable: false };
+    const control = { ...checkInferOptions(options, INFER_BATCH_OPTION_KEYS), batchable: false, output: undefined };
     const { chunks, rows } = splitRows(inputs, chunkSize, this.#healthyEngines);
     const outputs = await Promise.all(chunks.map((chunk) => this.#submit(chunk, control)));
     return concatRows(outputs, rows) as T;
@@ -359,14 +361,17 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
 
   #submit(inputs: InferInputs, control: RequestControl): Promise<InferOutput> {
     if (this.#closing) throw new TorchpoolError(ErrorCodes.CLOSED, 'the pool is closed');
-    const { signal, timeoutMs, priority, batchable } = control;
+    const { signal, timeoutMs, priority, batchable, output } = control;
     if (signal?.aborted) throw abortedError(signal);
-    const { args, kwargs } = normalizeInputs(inputs);
+    const normalized = normalizeInputs(inputs);
+    const { args, kwargs } = normalized;
+    if (output !== undefined) this.#outputLayouts.check(normalized, output);
     const cancellable = signal !== undefined || timeoutMs > 0;
     const id = cancellable ? ++this.#nextId : 0;
     let pending: Promise<unknown>;
     try {
-      pending = this.#native.infer(args, kwargs, id, priority, timeoutMs, batchable);
+      pending = this.#native.infer(args, kwargs, id, priority, timeoutMs, batchable, output);
+      if (output !== undefined) pending = pending.then((result) => { this.#outputLayouts.learn(normalized, output, result as InferOutput); return result; });
     } catch (error) {
       if (error instanceof TorchpoolError && error.code === ErrorCodes.QUEUE_FULL) {
         const { maxQueueSize } = this.#plan.scheduler;

@@ -5,6 +5,7 @@
  */
 import type { NativePool } from './binding.js';
 import { describe, ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
+import { checkOutputTargets, type OutputTargets } from './output-targets.js';
 import { checkKnownKeys } from './validate.js';
 
 /** Options of {@link InferencePool.infer}. */
@@ -24,6 +25,16 @@ export interface InferOptions {
   priority?: number | 'high' | 'normal' | 'low';
   /** Let this request be merged with others (default true; the pool's `batching` must be on too). */
   batching?: boolean;
+  /**
+   * Write the outputs into these arrays instead of new ones: a TypedArray for a model that returns
+   * one tensor, or an object of them by output name (`output__0`, `output__1`, ... for a tuple or
+   * list; a dict's keys). Outputs without an array come back as usual. The promise resolves with
+   * the usual result, whose tensors' `data` are your arrays. An array of the wrong type or length
+   * rejects with ERR_TORCHPOOL_INVALID_ARG: before the request runs once the pool has seen what the
+   * model returns for inputs of that shape, with nothing written otherwise. Do not read, write,
+   * transfer or resize the arrays until the promise settles.
+   */
+  output?: OutputTargets;
 }
 
 /** InferOptions checked and reduced to what the native call takes. */
@@ -32,20 +43,21 @@ export interface RequestControl {
   timeoutMs: number;
   priority: number;
   batchable: boolean;
+  output: OutputTargets | undefined;
 }
 
 const NAMED_PRIORITIES = { high: 1, normal: 0, low: -1 } as const;
-export const NO_CONTROL: RequestControl = Object.freeze({ signal: undefined, timeoutMs: 0, priority: 0, batchable: true });
+export const NO_CONTROL: RequestControl = Object.freeze({ signal: undefined, timeoutMs: 0, priority: 0, batchable: true, output: undefined });
 
 /** Every key of {@link InferOptions}. */
-export const INFER_OPTION_KEYS = Object.keys({ signal: true, timeoutMs: true, priority: true, batching: true } satisfies Record<keyof InferOptions, true>);
+export const INFER_OPTION_KEYS = Object.keys({ signal: true, timeoutMs: true, priority: true, batching: true, output: true } satisfies Record<keyof InferOptions, true>);
 
 /** Checks InferOptions (and no other keys than `known`); throws ERR_TORCHPOOL_INVALID_ARG. */
 export function checkInferOptions(options: InferOptions | undefined, known: readonly string[] = INFER_OPTION_KEYS): RequestControl {
   if (options === undefined) return NO_CONTROL;
   if (typeof options !== 'object' || options === null) throw invalidArg('options', 'an object', options);
   checkKnownKeys(options, known, 'options');
-  const { signal, timeoutMs, priority, batching } = options;
+  const { signal, timeoutMs, priority, batching, output } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 2 ** 31 - 1)) {
     throw invalidArg('options.timeoutMs', 'a number of milliseconds between 0 (exclusive) and 2147483647', timeoutMs);
@@ -60,7 +72,7 @@ export function checkInferOptions(options: InferOptions | undefined, known: read
     level = priority;
   }
   if (batching !== undefined && typeof batching !== 'boolean') throw invalidArg('options.batching', 'a boolean', batching);
-  return { signal, timeoutMs: timeoutMs ?? 0, priority: level, batchable: batching ?? true };
+  return { signal, timeoutMs: timeoutMs ?? 0, priority: level, batchable: batching ?? true, output: output === undefined ? undefined : checkOutputTargets(output) };
 }
 
 /** The rejection of an aborted request. */

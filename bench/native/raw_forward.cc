@@ -1,7 +1,7 @@
 // The limit for a machine: the same TorchScript forward called in a plain C++ loop, with no
 // queue, no thread hand-off and no JavaScript. Host input in, host output out, like torchpool.
 //   torchpool-raw-forward --model m.pt --device cuda:0 --shape 8,3,224,224 [--int-arg 100]
-//                         [--iters 200] [--warmup 20] [--threads 2] [--half 1]
+//                         [--iters 200] [--warmup 20] [--threads 2] [--half 1] [--qengine qnnpack]
 // --half 1: weights in fp16, the float input cast to fp16 on the device, the output back as
 // float32 (what torchpool's precision: 'fp16' does).
 // Prints one JSON line: per-iteration latency percentiles in microseconds, and the p50 of the
@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   int iters = 200, warmup = 20, threads = 0;
   long long int_arg = -1;
   bool half = false;
+  std::string qengine;  // the quantized engine for INT8 models, as torchpool's quantizedEngine names it
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--model") model_path = value;
@@ -53,9 +55,16 @@ int main(int argc, char** argv) {
     else if (flag == "--threads") threads = std::stoi(value);
     else if (flag == "--int-arg") int_arg = std::stoll(value);
     else if (flag == "--half") half = value == "1";
+    else if (flag == "--qengine") qengine = value;
   }
   try {
     if (threads > 0) at::set_num_threads(threads);
+    // Before the load: a quantized model's weights are packed for the engine in use then.
+    for (at::QEngine engine : at::globalContext().supportedQEngines()) {
+      std::string name = c10::toString(engine);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name == qengine) at::globalContext().setQEngine(engine);
+    }
     c10::InferenceMode inference_mode;
     c10::Device device(device_name);
     torch::jit::Module module = torch::jit::load(model_path, device);

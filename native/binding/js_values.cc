@@ -165,20 +165,28 @@ napi_value OutputBuffer(Napi::Env env, const at::Tensor& tensor) {
   return buffer;
 }
 
-Napi::Value TensorToJs(Napi::Env env, const at::Tensor& tensor, Status* status) {
-  const DtypeInfo* dtype = FindDtype(tensor.scalar_type());
+// { data, shape, dtype } of `tensor`; `data` a new array over its memory, or `given` (the
+// caller's array, already holding `shaped`'s values) with `shaped` giving shape and dtype.
+Napi::Value TensorToJs(Napi::Env env, const at::Tensor& tensor, Status* status, Napi::Value given = Napi::Value(),
+                       const at::Tensor& shaped = at::Tensor()) {
+  const at::Tensor& described = given.IsEmpty() ? tensor : shaped;
+  const DtypeInfo* dtype = FindDtype(described.scalar_type());
   if (dtype == nullptr) {
     *status = Status(ErrorCode::kForward, "unsupported output dtype");
     return env.Undefined();
   }
-  size_t numel = static_cast<size_t>(tensor.numel());
   napi_value array;
-  napi_status s =
-      napi_create_typedarray(env, dtype->array_type, numel, OutputBuffer(env, tensor), 0, &array);
-  NAPI_THROW_IF_FAILED(env, s, Napi::Value());
-  Napi::Array shape = Napi::Array::New(env, tensor.dim());
-  for (int64_t i = 0; i < tensor.dim(); ++i) {
-    shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(tensor.size(i))));
+  if (!given.IsEmpty()) {
+    array = given;
+  } else {
+    size_t numel = static_cast<size_t>(tensor.numel());
+    napi_status s = napi_create_typedarray(env, dtype->array_type, numel, OutputBuffer(env, tensor), 0, &array);
+    NAPI_THROW_IF_FAILED(env, s, Napi::Value());
+  }
+  const at::Tensor& tensor_for_shape = described;
+  Napi::Array shape = Napi::Array::New(env, tensor_for_shape.dim());
+  for (int64_t i = 0; i < tensor_for_shape.dim(); ++i) {
+    shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(tensor_for_shape.size(i))));
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("data", Napi::Value(env, array));
@@ -278,6 +286,102 @@ Status IValueToJs(Napi::Env env, const c10::IValue& value, Napi::Value* out) {
                                              ", which torchpool cannot convert to JavaScript");
   }
   return status;
+}
+
+Status JsToOutputTargets(Napi::Env env, const Napi::Value& value, std::vector<OutputTarget>* targets, std::vector<void*>* holds) {
+  auto add = [&](const std::string& name, const Napi::Value& array) -> Status {
+    const std::string where = name.empty() ? "options.output" : "options.output." + name;
+    if (!array.IsTypedArray()) return Invalid(where, "a TypedArray");
+    Napi::TypedArray typed = array.As<Napi::TypedArray>();
+    OutputTarget target;
+    target.name = name;
+    const napi_typedarray_type type = typed.TypedArrayType();
+    const DtypeInfo* dtype = nullptr;
+    for (const DtypeInfo& info : kDtypes) {
+      if (info.array_type == type) {
+        dtype = &info;
+        break;
+      }
+    }
+    if (dtype == nullptr) return Invalid(where, "a TypedArray of a dtype torchpool returns (not a Uint8ClampedArray or Uint32Array)");
+    target.dtype = dtype->scalar_type;
+    target.or_bool = type == napi_uint8_array;
+    target.array = type == napi_float32_array ? "Float32Array" : type == napi_float64_array ? "Float64Array" : type == napi_uint16_array ? "Uint16Array"
+                   : type == napi_bigint64_array ? "BigInt64Array" : type == napi_int32_array ? "Int32Array" : type == napi_int16_array ? "Int16Array"
+                   : type == napi_int8_array ? "Int8Array" : "Uint8Array";
+    void* data = nullptr;
+    size_t length = 0;
+    napi_value buffer;
+    size_t offset = 0;
+    napi_typedarray_type ignored;
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, typed, &ignored, &length, &data, &buffer, &offset), Status());
+    target.data = data;
+    target.bytes = length * dtype->element_size;
+    napi_ref ref;
+    NAPI_THROW_IF_FAILED(env, napi_create_reference(env, typed, 1, &ref), Status());
+    holds->push_back(ref);
+    targets->push_back(std::move(target));
+    return Status::Ok();
+  };
+  if (value.IsTypedArray()) return add("", value);
+  Napi::Object object = value.As<Napi::Object>();
+  Napi::Array names = object.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    const std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    TORCHPOOL_RETURN_IF_ERROR(add(name, object.Get(name)));
+  }
+  return Status::Ok();
+}
+
+Status OutputToJs(Napi::Env env, const c10::IValue& value, const std::vector<OutputTarget>& targets,
+                  const std::vector<void*>& holds, Napi::Value* out) {
+  // The caller's array for the output named `name`, wrapped with the tensor's shape and dtype.
+  auto wrapped = [&](const std::string& name, const at::Tensor& tensor) -> Napi::Value {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      // A lone tensor output is "" (the option was a TypedArray) or "output__0".
+      const bool match = targets[i].name == name || (value.isTensor() && targets[i].name == "output__0");
+      if (!match) continue;
+      napi_value array;
+      if (napi_get_reference_value(env, static_cast<napi_ref>(holds[i]), &array) != napi_ok) return Napi::Value();
+      Status ignored;
+      Napi::Object result = TensorToJs(env, at::Tensor(), &ignored, Napi::Value(env, array), tensor).As<Napi::Object>();
+      return result;
+    }
+    return Napi::Value();
+  };
+  Status status;
+  if (value.isTensor()) {
+    Napi::Value own = wrapped("", value.toTensor());
+    if (!own.IsEmpty()) {
+      *out = own;
+      return status;
+    }
+    return IValueToJs(env, value, out);
+  }
+  if (value.isTuple() || value.isList()) {
+    std::vector<c10::IValue> items = value.isTuple() ? value.toTupleRef().elements().vec() : value.toList().vec();
+    Napi::Array array = Napi::Array::New(env, items.size());
+    for (size_t i = 0; i < items.size() && status.ok(); ++i) {
+      Napi::Value item = items[i].isTensor() ? wrapped("output__" + std::to_string(i), items[i].toTensor()) : Napi::Value();
+      if (item.IsEmpty()) status = IValueToJs(env, items[i], &item);
+      if (status.ok()) array.Set(static_cast<uint32_t>(i), item);
+    }
+    *out = array;
+    return status;
+  }
+  if (value.isGenericDict()) {
+    Napi::Object object = Napi::Object::New(env);
+    for (const auto& entry : value.toGenericDict()) {
+      if (!status.ok()) break;
+      if (!entry.key().isString()) return IValueToJs(env, value, out);
+      Napi::Value item = entry.value().isTensor() ? wrapped(entry.key().toStringRef(), entry.value().toTensor()) : Napi::Value();
+      if (item.IsEmpty()) status = IValueToJs(env, entry.value(), &item);
+      if (status.ok()) object.Set(entry.key().toStringRef(), item);
+    }
+    *out = object;
+    return status;
+  }
+  return IValueToJs(env, value, out);
 }
 
 void ReleaseInputRefs(Napi::Env env, std::vector<void*>& holds) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/output_targets.h"
 #include "engine/status.h"
 
 namespace torchpool {
@@ -24,5 +25,15 @@ void ReleaseInputRefs(Napi::Env env, std::vector<void*>& holds);
 
 // Outputs must already be host tensors (see engine/ivalue_tensors.h).
 Status IValueToJs(Napi::Env env, const c10::IValue& value, Napi::Value* out);
+
+// The `output` option of infer(): a TypedArray (the one tensor output) or an object of them by
+// output name. The arrays are referenced in `holds` until the request settles.
+Status JsToOutputTargets(Napi::Env env, const Napi::Value& value, std::vector<OutputTarget>* targets, std::vector<void*>* holds);
+
+// Like IValueToJs, for an output whose tensors were written into the caller's arrays
+// (`targets`, as JsToOutputTargets made them, referenced by `holds`): those tensors come back
+// as { data: the caller's array, shape, dtype }.
+Status OutputToJs(Napi::Env env, const c10::IValue& value, const std::vector<OutputTarget>& targets,
+                  const std::vector<void*>& holds, Napi::Value* out);
 
 }  // namespace torchpool

@@ -67,7 +67,8 @@ void PoolWrap::Settle(Napi::Env env, Request& request) {
   Status status = request.status;
   if (status.ok()) {
     try {
-      status = IValueToJs(env, request.output, &value);
+      status = request.output_targets.empty() ? IValueToJs(env, request.output, &value)
+                                              : OutputToJs(env, request.output, request.output_targets, request.js_output_refs, &value);
     } catch (const Napi::Error& error) {
       status = Status(ErrorCode::kInternal, error.Message());
     }
@@ -77,6 +78,7 @@ void PoolWrap::Settle(Napi::Env env, Request& request) {
   request.args.clear();
   request.kwargs.clear();
   ReleaseInputRefs(env, request.js_input_refs);
+  ReleaseInputRefs(env, request.js_output_refs);
   client_->CountSettled(status.ok());
   if (status.ok()) {
     napi_resolve_deferred(env, deferred, value);

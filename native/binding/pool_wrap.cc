@@ -156,7 +156,7 @@ Napi::Value PoolWrap::Share(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(token));
 }
 
-// infer(args, kwargs, id, priority, timeoutMs, batchable): lib/pool.ts has validated the options.
+// infer(args, kwargs, id, priority, timeoutMs, batchable, output?): lib/pool.ts has validated the options.
 Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::kReady) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
@@ -178,6 +178,10 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
     }
   }
   if (status.ok()) status = core_->signature().Prepare(request->args, request->kwargs);
+  // infer(..., { output }): the caller's arrays the outputs are written into.
+  if (status.ok() && info.Length() > 6 && info[6].IsObject()) {
+    status = JsToOutputTargets(env, info[6], &request->output_targets, &request->js_output_refs);
+  }
   if (status.ok()) {
     request->id = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
     request->priority = info[3].As<Napi::Number>().Int32Value();
@@ -209,6 +213,7 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
   request->args.clear();
   request->kwargs.clear();
   ReleaseInputRefs(env, request->js_input_refs);
+  ReleaseInputRefs(env, request->js_output_refs);
   throw Napi::Error(env, MakeError(env, status));
 }
 

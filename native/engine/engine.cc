@@ -217,6 +217,12 @@ void Engine::DisableBatchingAfter(const Status& merged, size_t members) {
 }
 
 void Engine::Finish(std::vector<RequestPtr>& batch, Clock::duration busy) {
+  // Outputs into the callers' arrays, each request its own rows: here, off the JS thread.
+  for (RequestPtr& request : batch) {
+    if (!request->status.ok() || request->output_targets.empty()) continue;
+    request->status = WriteOutputTargets(request->output, request->output_targets);
+    if (!request->status.ok()) request->output = c10::IValue();
+  }
   busy_ns_.fetch_add(Nanos(busy), std::memory_order_relaxed);
   batches_.fetch_add(1, std::memory_order_relaxed);
   requests_.fetch_add(batch.size(), std::memory_order_relaxed);

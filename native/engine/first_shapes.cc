@@ -1,5 +1,7 @@
 #include "engine/first_shapes.h"
 
+#include "engine/dtype_name.h"
+
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -7,23 +9,6 @@
 
 namespace torchpool {
 namespace {
-
-// The dtype as torchpool's API names it.
-const char* DtypeName(c10::ScalarType type) {
-  switch (type) {
-    case c10::kFloat: return "float32";
-    case c10::kHalf: return "float16";
-    case c10::kBFloat16: return "bfloat16";
-    case c10::kDouble: return "float64";
-    case c10::kLong: return "int64";
-    case c10::kInt: return "int32";
-    case c10::kShort: return "int16";
-    case c10::kChar: return "int8";
-    case c10::kByte: return "uint8";
-    case c10::kBool: return "bool";
-    default: return c10::toString(type);
-  }
-}
 
 void Describe(const c10::IValue& value, std::string* key) {
   if (value.isTensor()) {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/output_targets.h"
 #include "engine/status.h"
 
 namespace torchpool {
@@ -39,6 +40,9 @@ struct Request {
   Clock::time_point deadline = Clock::time_point::max();  // must start before this
   std::string batch_key;  // requests with equal non-empty keys may share one forward
   int64_t rows = 0;       // dim 0 of the batched tensors
+  // `output` option: where the outputs go (the caller's arrays), written when the request
+  // finishes (Engine::Finish). Empty: outputs come back in memory of their own.
+  std::vector<OutputTarget> output_targets;
 
   // Filled in by the engine that ran it.
   Status status;
@@ -61,6 +65,7 @@ struct Request {
   // `args` / `kwargs` read their memory without a copy.
   void* js_deferred = nullptr;
   std::vector<void*> js_input_refs;
+  std::vector<void*> js_output_refs;  // the `output` arrays, in the order of output_targets
 
   std::shared_ptr<Client> client;
 };

@@ -153,7 +153,7 @@ describe('defaults under real traffic (CPU)', () => {
     });
   });
 
-  describe('OpenMP threads do not spin on the cores the JS thread needs', () => {
+  describe('OpenMP threads do not keep spinning on the cores the JS thread needs', () => {
     const script = `
       import torchpool from './dist/index.js';
       const { InferencePool, builtinModelPath } = torchpool;
@@ -161,13 +161,14 @@ describe('defaults under real traffic (CPU)', () => {
       console.log(JSON.stringify({ openmp: pool.stats().processSettings.openmp, env: process.env.OMP_WAIT_POLICY ?? null }));
       await pool.close();
     `;
-    it('makes them wait passively by default (libgomp and Intel OpenMP)', () => {
-      expect(inChild(script)).toEqual({ openmp: { setByTorchpool: ['OMP_WAIT_POLICY', 'KMP_BLOCKTIME'], OMP_WAIT_POLICY: 'PASSIVE', KMP_BLOCKTIME: '0' }, env: 'PASSIVE' });
+    it('makes them spin briefly (libgomp) or not at all (Intel OpenMP) before they sleep, by default', () => {
+      expect(inChild(script)).toEqual({ openmp: { setByTorchpool: ['GOMP_SPINCOUNT', 'KMP_BLOCKTIME'], GOMP_SPINCOUNT: '1000', KMP_BLOCKTIME: '0' }, env: null });
     });
 
     it("keeps the user's own settings", () => {
       expect(inChild(script, { OMP_WAIT_POLICY: 'active' })).toEqual({ openmp: { setByTorchpool: [], OMP_WAIT_POLICY: 'active' }, env: 'active' });
-      expect(inChild(script, { GOMP_SPINCOUNT: '10000' })).toEqual({ openmp: { setByTorchpool: ['KMP_BLOCKTIME'], GOMP_SPINCOUNT: '10000', KMP_BLOCKTIME: '0' }, env: null });
+      expect(inChild(script, { GOMP_SPINCOUNT: '300000' })).toEqual({ openmp: { setByTorchpool: ['KMP_BLOCKTIME'], GOMP_SPINCOUNT: '300000', KMP_BLOCKTIME: '0' }, env: null });
+      expect(inChild(script, { KMP_BLOCKTIME: '200' })).toEqual({ openmp: { setByTorchpool: ['GOMP_SPINCOUNT'], GOMP_SPINCOUNT: '1000', KMP_BLOCKTIME: '200' }, env: null });
     });
   });
 
