@@ -18,6 +18,7 @@ Commands:
   info [--json]   libtorch version and origin, CUDA support, and the devices torchpool can use
   bench [...]     throughput, latency and scaling of a model on this machine (bench --help)
   serve [...]     serve models over HTTP: KServe v2 protocol, image route, metrics (serve --help)
+  profile [...]   record what the engines run under load: a Chrome trace and the slowest operators (profile --help)
   help            this text`;
 
 function info(json: boolean): void {
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'bench') return bench(rest);
   if (command === 'serve') return (await import('./serve/index.js')).serveMain(rest);
+  if (command === 'profile') return (await import('./profile-cli.js')).profileMain(rest);
   if (command === 'help' || command === '--help' || command === '-h') {
     console.log(usage);
     return 0;

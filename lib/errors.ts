@@ -27,6 +27,8 @@ export const ErrorCodes = {
   ABORTED: 'ERR_TORCHPOOL_ABORTED',
   /** A library in `extensions` is missing or does not load here (another architecture, another libtorch). */
   EXTENSION_LOAD: 'ERR_TORCHPOOL_EXTENSION_LOAD',
+  /** The pool is doing something that allows one at a time (a second concurrent `profile()`). */
+  BUSY: 'ERR_TORCHPOOL_BUSY',
   /** The native addon could not be loaded (libtorch missing, ABI mismatch, no build). */
   NATIVE_LOAD: 'ERR_TORCHPOOL_NATIVE_LOAD',
   /** A bug in torchpool: please report it with the message. */

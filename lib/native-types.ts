@@ -146,6 +146,9 @@ export interface NativePool {
   /** Whether the engines were closed (by the owner, or because its thread exited). */
   closed(): boolean;
   signature(): NativeSignature;
+  /** pool.profile(): throws BUSY while a profile of these engines is being recorded. */
+  profileStart(): void;
+  profileStop(): { names: string[]; events: Float64Array; dropped: number };
 }
 
 export interface NativeBinding {

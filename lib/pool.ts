@@ -16,6 +16,7 @@ import { abortedError, checkInferOptions, controlled, INFER_OPTION_KEYS, type In
 import type { PoolStats } from './stats.js';
 import { StatsTracker } from './stats-tracker.js';
 import { OutputLayouts } from './output-targets.js';
+import { checkProfileOptions, type ProfileOptions, type ProfileResult, recordProfile } from './profile.js';
 import { allocPinnedTensor, type PinnedTensor } from './pinned-input.js';
 import type { Dtype, InferInputs, InferOutput } from './tensor.js';
 import { checkBoolean, checkKnownKeys, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
@@ -352,6 +353,25 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     }
     this.#closing = this.#native.close(drain) as Promise<void>;
     return this.#closing;
+  }
+
+  /**
+   * Records what the pool's engines run, operator by operator, for `durationMs` (default 2000) or
+   * until `requests` more requests were completed, while the pool keeps serving, and writes a
+   * Chrome trace (`traceEvents` JSON: open it in Perfetto or chrome://tracing) to `path` (default:
+   * a new file in the OS's temporary folder). Resolves with the trace's path and a table of every
+   * operator by self time, slowest first. A second profile() while one records rejects with
+   * ERR_TORCHPOOL_BUSY.
+   *
+   * ```ts
+   * const { tracePath, ops } = await pool.profile({ requests: 500 });
+   * console.table(ops.slice(0, 10));
+   * ```
+   */
+  async profile(options?: ProfileOptions): Promise<ProfileResult> {
+    const checked = checkProfileOptions(options);
+    if (this.closed) throw new TorchpoolError(ErrorCodes.CLOSED, 'the pool is closed');
+    return recordProfile(this.#native, checked, () => this.#native.stats().completed);
   }
 
   /** `await using pool = await InferencePool.create(...)` closes the pool at scope exit. */

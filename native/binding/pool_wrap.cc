@@ -18,7 +18,9 @@ Napi::Function PoolWrap::Define(Napi::Env env) {
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Close>>("close"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Stats>>("stats"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Signature>>("signature"),
-                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Closed>>("closed")});
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Closed>>("closed"),
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::ProfileStart>>("profileStart"),
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::ProfileStop>>("profileStop")});
 }
 
 PoolWrap::PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(info), env_(info.Env()) {

@@ -59,6 +59,8 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   Napi::Value Stats(const Napi::CallbackInfo& info);  // pool_stats.cc
   Napi::Value Signature(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
+  Napi::Value ProfileStart(const Napi::CallbackInfo& info);  // pool_profile.cc
+  Napi::Value ProfileStop(const Napi::CallbackInfo& info);
 
   void Connect(std::shared_ptr<PoolCore> core, bool owner);
   void DrainCompletions(Napi::Env env);

@@ -32,11 +32,12 @@ Status Engine::AwaitWarm() {
   return warm_status_;
 }
 
-void Engine::Start(Scheduler* scheduler, CompletionSink* sink) {
+void Engine::Start(Scheduler* scheduler, CompletionSink* sink, OpProfiler* profiler) {
   {
     std::lock_guard<std::mutex> lock(start_mutex_);
     scheduler_ = scheduler;
     completions_ = sink;
+    profiler_ = profiler;
     go_ = true;
   }
   start_cv_.notify_all();
@@ -90,6 +91,8 @@ void Engine::Run() {
       completions_->Complete(std::move(request));
     }
     work.expired.clear();
+    // pool.profile(): this thread's operator callback follows the profile on and off.
+    if (profiler_ != nullptr) profiler_->SyncThread(config_.index, &profiler_state_);
     if (!work.batch.empty()) RunBatch(work.batch);
     work.batch.clear();
   }

@@ -17,6 +17,7 @@
 #include "engine/bucket_padding.h"
 #include "engine/execution_options.h"
 #include "engine/first_shapes.h"
+#include "engine/op_profiler.h"
 #include "engine/runner/model_runner.h"
 #include "engine/scheduler.h"
 
@@ -105,8 +106,8 @@ class Engine {
   // thread's. Engines warm in parallel; AwaitWarm blocks until this one is done.
   void Launch();
   Status AwaitWarm();
-  // Hands the warmed engine its queue: the thread starts serving.
-  void Start(Scheduler* scheduler, CompletionSink* sink);
+  // Hands the warmed engine its queue (and the pool's profiler): the thread starts serving.
+  void Start(Scheduler* scheduler, CompletionSink* sink, OpProfiler* profiler = nullptr);
   // Returns once the thread has finished its current forward and left the scheduler (or, never
   // started, gave up waiting for it). Safe to call from several threads at once: the thread is
   // joined exactly once.
@@ -174,6 +175,8 @@ class Engine {
   bool abandon_ = false;
   Scheduler* scheduler_ = nullptr;
   CompletionSink* completions_ = nullptr;
+  OpProfiler* profiler_ = nullptr;
+  ProfilerThreadState profiler_state_;  // engine thread only
   int consecutive_device_errors_ = 0;  // the thread that finishes batches only
   bool taken_out_ = false;             // the thread that finishes batches only
 

@@ -41,7 +41,7 @@ PoolCore::PoolCore(std::vector<std::unique_ptr<Engine>> engines, ForwardSignatur
   for (auto& engine : engines_) {
     if (engine->config().device.is_cpu()) scheduler_.SplitForTurnaround(engine->config().index);
   }
-  for (auto& engine : engines_) engine->Start(&scheduler_, this);
+  for (auto& engine : engines_) engine->Start(&scheduler_, this, &profiler_);
 }
 
 PoolCore::~PoolCore() {

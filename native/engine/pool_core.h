@@ -77,6 +77,7 @@ class PoolCore : public CompletionSink {
 
   const ForwardSignature& signature() const { return signature_; }
   const Scheduler& scheduler() const { return scheduler_; }
+  OpProfiler& profiler() { return profiler_; }
 
   // --- Sharing across worker_threads of this process --------------------------------------------
   // The token other threads attach with; the same one on every call. 0 once the core closed.
@@ -88,6 +89,7 @@ class PoolCore : public CompletionSink {
   void Unshare();
 
   Scheduler scheduler_;
+  OpProfiler profiler_;  // pool.profile(): what the engine threads run while it is on
   ForwardSignature signature_;
   const size_t engine_count_;
   const Clock::time_point created_ = Clock::now();

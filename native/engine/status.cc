@@ -18,6 +18,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kOutOfMemory: return "OUT_OF_MEMORY";
     case ErrorCode::kQueueFull: return "QUEUE_FULL";
     case ErrorCode::kTimeout: return "TIMEOUT";
+    case ErrorCode::kBusy: return "BUSY";
     case ErrorCode::kAborted: return "ABORTED";
     case ErrorCode::kExtensionLoad: return "EXTENSION_LOAD";
     case ErrorCode::kInternal: return "INTERNAL";

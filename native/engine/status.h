@@ -21,6 +21,7 @@ enum class ErrorCode {
   kTimeout,
   kAborted,
   kExtensionLoad,
+  kBusy,
   kInternal,
 };
 

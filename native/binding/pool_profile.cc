@@ -1,0 +1,47 @@
+// PoolWrap::ProfileStart / ProfileStop (JS thread): pool.profile() turns the pool's operator
+// recording on (engine/op_profiler.h) and, when it is done, takes the events. lib/profile.ts
+// turns them into a Chrome trace and the table of the slowest operators.
+
+#include <chrono>
+#include <map>
+
+#include "binding/errors.h"
+#include "binding/pool_wrap.h"
+
+namespace torchpool {
+
+Napi::Value PoolWrap::ProfileStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ != State::kReady || !core_) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
+  if (!core_->profiler().Start()) {
+    ThrowError(env, ErrorCode::kBusy, "a profile of this pool is being recorded already: wait for its profile() to settle");
+  }
+  return env.Undefined();
+}
+
+// { names: string[], events: Float64Array [name, engine, startUs, durationUs] per event, dropped }
+Napi::Value PoolWrap::ProfileStop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!core_) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
+  uint64_t dropped = 0;
+  std::vector<OpEvent> events = core_->profiler().Stop(&dropped);
+  std::map<std::string, uint32_t> index;
+  Napi::Array names = Napi::Array::New(env);
+  Napi::Float64Array table = Napi::Float64Array::New(env, events.size() * 4);
+  for (size_t i = 0; i < events.size(); ++i) {
+    const OpEvent& e = events[i];
+    auto [it, added] = index.emplace(e.name, static_cast<uint32_t>(index.size()));
+    if (added) names.Set(it->second, e.name);
+    table[i * 4] = it->second;
+    table[i * 4 + 1] = e.engine;
+    table[i * 4 + 2] = static_cast<double>(e.start_ns) / 1000.0;
+    table[i * 4 + 3] = static_cast<double>(e.duration_ns) / 1000.0;
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("names", names);
+  result.Set("events", table);
+  result.Set("dropped", static_cast<double>(dropped));
+  return result;
+}
+
+}  // namespace torchpool
