@@ -16,7 +16,7 @@ if (!python) {
 }
 const made = spawnSync(python, ['-c', `
 import sys, torch, torch.nn as nn
-torch.backends.quantized.engine = 'qnnpack'
+torch.backends.quantized.engine = 'onednn'
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(256, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10)).eval()
 torch.jit.script(model).save(sys.argv[1] + '/fp32.pt')
@@ -27,7 +27,7 @@ if (made.status !== 0) throw new Error(made.stderr);
 
 console.log('quantized engines here:', buildInfo().quantizedEngines.join(', '));
 // The engine the model was quantized for (process-wide: the first pool that names it sets it).
-const int8 = await InferencePool.create({ model: path.join(dir, 'int8.pt'), devices: 'cpu', quantizedEngine: 'qnnpack' });
+const int8 = await InferencePool.create({ model: path.join(dir, 'int8.pt'), devices: 'cpu', quantizedEngine: 'onednn' });
 const fp32 = await InferencePool.create({ model: path.join(dir, 'fp32.pt'), devices: 'cpu' });
 console.log('int8 model quantized:', int8.signature.quantized, '| fp32:', fp32.signature.quantized);
 
