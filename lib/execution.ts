@@ -22,12 +22,26 @@ export type Precision = 'fp32' | 'fp16' | 'bf16' | 'autocast';
  */
 export type OutputDtype = 'float32' | 'float16' | 'model';
 
-/** One input the engines run at load, so the first request pays no autotuning or capture. */
-export interface WarmupInput {
-  /** The full shape, batch dimension included (one entry per batch size to warm). */
+/**
+ * One input the engines run at load, so the first request pays no autotuning or capture: the
+ * shape of forward's one tensor argument, or `inputs`, the shapes of several by name (a text
+ * model's `x` and `mask`, say), from forward's first argument on.
+ */
+export type WarmupInput = WarmupTensor | { inputs: { readonly [name: string]: WarmupTensor } };
+
+/** The shape (batch dimension included) and dtype of one warmup tensor. */
+export interface WarmupTensor {
   shape: readonly number[];
   /** Default `'float32'`. */
   dtype?: Dtype;
+}
+
+/** One padded input of {@link ExecutionOptions.padding}. */
+export interface PaddedInputOptions {
+  /** The axis whose length may differ between requests (not 0: that is the batch). */
+  axis: number;
+  /** What the padding positions hold; default 0. */
+  value?: number;
 }
 
 /** Execution options of {@link InferencePoolOptions}. */
@@ -95,6 +109,23 @@ export interface ExecutionOptions {
   /** How TorchScript's graph executor runs the model; see {@link TorchScriptOptions}. */
   torchscript?: TorchScriptOptions;
   /**
+   * Batching requests of different lengths (text and sequence models): per input of forward, by
+   * name, the one axis besides the batch axis whose size may differ between requests. Requests
+   * that differ only there merge into one forward: each padded input is padded along its axis to
+   * the longest in the batch (or the next of `paddingBuckets`) with `value` (default 0), and every
+   * output whose size on a padded axis is that length is cut back to each request's own length;
+   * other outputs are split by rows as usual. Inputs padded together (`x` and its `mask`) must
+   * agree on their length. The model must ignore the padding (an attention mask does): that is
+   * its side of the contract. E.g. `{ x: { axis: 1 }, mask: { axis: 1, value: 1 } }`.
+   */
+  padding?: { readonly [input: string]: PaddedInputOptions };
+  /**
+   * With `padding`: the lengths inputs are padded up to, e.g. `[16, 32, 64, 128, 256, 512]`, so a
+   * GPU sees few shapes, each warmed at load (with `warmup`). A request longer than the largest
+   * runs alone at its own length.
+   */
+  paddingBuckets?: readonly number[];
+  /**
    * Process-wide `torch.backends.cudnn.benchmark`; left as libtorch has it when not given. The
    * first pool of the process that names it applies it; a later pool that asks otherwise leaves
    * it (changing it under running pools would change their numerics) and emits a
@@ -148,14 +179,15 @@ export interface ExecutionPlan {
   optimizedExecution: boolean;
   profilingExecutor?: boolean;
   tensorExprFuser?: boolean;
-  warmup: { shape: number[]; dtype: Dtype }[];
+  warmup: ({ shape: number[]; dtype: Dtype } | { inputs: Record<string, { shape: number[]; dtype: Dtype }> })[];
+  padding?: { inputs: Record<string, { axis: number; value: number }>; buckets: number[] };
 }
 
 /** Every key of {@link ExecutionOptions}: option objects are closed (checkKnownKeys). */
 export const EXECUTION_OPTION_KEYS = Object.keys({
   precision: true, outputDtype: true, channelsLast: true, warmup: true, pipelineDepth: true, fillWhileBusy: true,
   pinnedMemoryBytes: true, cudaGraphs: true, maxCudaGraphs: true, batchBuckets: true, graphBatchSizes: true,
-  torchscript: true, cudnnBenchmark: true, allowTF32: true,
+  torchscript: true, cudnnBenchmark: true, allowTF32: true, padding: true, paddingBuckets: true,
 } satisfies Record<keyof ExecutionOptions, true>);
 
 const TORCHSCRIPT_OPTION_KEYS = Object.keys({ optimizedExecution: true, profilingExecutor: true, tensorExprFuser: true } satisfies Record<keyof TorchScriptOptions, true>);
@@ -171,19 +203,61 @@ function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], whe
   return value as T;
 }
 
+function checkWarmupTensor(entry: unknown, where: string): { shape: number[]; dtype: Dtype } {
+  if (typeof entry !== 'object' || entry === null) throw invalidArg(where, 'an object { shape, dtype? }', entry);
+  checkKnownKeys(entry, ['shape', 'dtype'], where);
+  const { shape, dtype } = entry as WarmupTensor;
+  if (!Array.isArray(shape) || shape.length > 16) throw invalidArg(`${where}.shape`, 'an array of at most 16 dimensions', shape);
+  const elements = checkShape(shape, `${where}.shape`);
+  if (elements > 2 ** 31) throw invalidArg(`${where}.shape`, 'at most 2^31 elements', shape);
+  if (dtype !== undefined && !isDtype(dtype)) throw invalidArg(`${where}.dtype`, 'a dtype such as float32', dtype);
+  return { shape: [...shape], dtype: dtype ?? 'float32' };
+}
+
 function checkWarmup(value: unknown): ExecutionPlan['warmup'] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) throw invalidArg('options.warmup', 'an array of { shape, dtype? }', value);
+  if (!Array.isArray(value)) throw invalidArg('options.warmup', 'an array of { shape, dtype? } or { inputs }', value);
   return value.map((entry: unknown, i) => {
     const where = `options.warmup[${i}]`;
-    if (typeof entry !== 'object' || entry === null) throw invalidArg(where, 'an object { shape, dtype? }', entry);
-    const { shape, dtype } = entry as WarmupInput;
-    if (!Array.isArray(shape) || shape.length > 16) throw invalidArg(`${where}.shape`, 'an array of at most 16 dimensions', shape);
-    const elements = checkShape(shape, `${where}.shape`);
-    if (elements > 2 ** 31) throw invalidArg(`${where}.shape`, 'at most 2^31 elements', shape);
-    if (dtype !== undefined && !isDtype(dtype)) throw invalidArg(`${where}.dtype`, 'a dtype such as float32', dtype);
-    return { shape: [...shape], dtype: dtype ?? 'float32' };
+    if (typeof entry === 'object' && entry !== null && 'inputs' in entry) {
+      checkKnownKeys(entry, ['inputs'], where);
+      const inputs = (entry as { inputs: unknown }).inputs;
+      if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || Object.keys(inputs).length === 0) {
+        throw invalidArg(`${where}.inputs`, 'an object of { shape, dtype? } by input name', inputs);
+      }
+      return { inputs: Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, checkWarmupTensor(t, `${where}.inputs.${name}`)])) };
+    }
+    return checkWarmupTensor(entry, where);
   });
+}
+
+function checkPadding(options: ExecutionOptions): ExecutionPlan['padding'] {
+  const { padding, paddingBuckets } = options;
+  if (padding === undefined) {
+    if (paddingBuckets !== undefined) throw invalidArg('options.paddingBuckets', 'options.padding as well (buckets are lengths of padded inputs)', paddingBuckets);
+    return undefined;
+  }
+  if (typeof padding !== 'object' || padding === null || Array.isArray(padding) || Object.keys(padding).length === 0) {
+    throw invalidArg('options.padding', 'an object { [input]: { axis, value? } }', padding);
+  }
+  const inputs: Record<string, { axis: number; value: number }> = {};
+  for (const [name, entry] of Object.entries(padding)) {
+    const where = `options.padding.${name}`;
+    if (typeof entry !== 'object' || entry === null) throw invalidArg(where, 'an object { axis, value? }', entry);
+    checkKnownKeys(entry, ['axis', 'value'], where);
+    const { axis, value } = entry as PaddedInputOptions;
+    if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < 1 || axis > 15) throw invalidArg(`${where}.axis`, 'an integer between 1 and 15 (0 is the batch axis)', axis);
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) throw invalidArg(`${where}.value`, 'a finite number', value);
+    inputs[name] = { axis, value: value ?? 0 };
+  }
+  let buckets: number[] = [];
+  if (paddingBuckets !== undefined) {
+    if (!Array.isArray(paddingBuckets) || paddingBuckets.length === 0 || paddingBuckets.some((b: unknown) => typeof b !== 'number' || !Number.isSafeInteger(b) || b < 1)) {
+      throw invalidArg('options.paddingBuckets', 'a non-empty array of positive lengths', paddingBuckets);
+    }
+    buckets = [...new Set(paddingBuckets as number[])].sort((a, b) => a - b);
+  }
+  return { inputs, buckets };
 }
 
 /** The batch buckets: checked, ascending, or the default powers of two up to maxBatchSize. */
@@ -243,8 +317,9 @@ export function planExecution(options: ExecutionOptions, devices: readonly strin
   }
   const { buckets, given } = planBuckets(options, maxBatchSize);
   const warmup = checkWarmup(options.warmup);
-  // Enough graphs for every bucket of every warmup shape, unless the user set a limit.
-  const defaultGraphs = Math.min(256, Math.max(8, (buckets.length + 1) * Math.max(1, warmup.length)));
+  const padding = checkPadding(options);
+  // Enough graphs for every bucket (and length bucket) of every warmup shape, unless the user set a limit.
+  const defaultGraphs = Math.min(256, Math.max(8, (buckets.length + 1) * Math.max(1, padding?.buckets.length ?? 1) * Math.max(1, warmup.length)));
   return {
     precision,
     outputDtype: checkOneOf(options.outputDtype, OUTPUT_DTYPES, 'options.outputDtype') ?? (precision === 'fp32' ? 'model' : 'float32'),
@@ -258,5 +333,6 @@ export function planExecution(options: ExecutionOptions, devices: readonly strin
     bucketsOnCpu: given,
     ...planTorchScript(options.torchscript),
     warmup,
+    ...(padding ? { padding } : {}),
   };
 }

@@ -84,6 +84,7 @@ export interface NativeEngineStats {
   firstShapes: FirstShapeStats;
   optimizedExecution: boolean;
   weightBytes: number;
+  lengthPadding: { requests: number; positions: number; paddedPositions: number };
   cuda?: CudaEngineStats;
 }
 

@@ -24,6 +24,7 @@ export class StatsTracker {
         utilization: uptimeMs > 0 ? Math.min(1, e.busyMs / uptimeMs) : 0,
         recentUtilization: sinceLast > 0 ? Math.min(1, Math.max(0, (e.busyMs - busyBefore) / sinceLast)) : 0,
         busy: e.inFlight > 0,
+        lengthPadding: { ...e.lengthPadding, fraction: e.lengthPadding.paddedPositions > 0 ? 1 - e.lengthPadding.positions / e.lengthPadding.paddedPositions : 0 },
       };
     });
     this.#last = { at: now, busyMs: raw.engines.map((e) => e.busyMs) };

@@ -213,6 +213,11 @@ export interface EngineStats {
   optimizedExecution: boolean;
   /** How batches are padded to buckets on this engine. */
   buckets: BucketStats;
+  /**
+   * `padding`: requests that had a padded input, their positions on the padded axis (summed over
+   * rows) and the positions they ran with; `fraction` of the run positions were padding.
+   */
+  lengthPadding: { requests: number; positions: number; paddedPositions: number; fraction: number };
   /** First-time input shapes: counted and timed, and what warmup ran. */
   firstShapes: FirstShapeStats;
   /** CUDA engines only. */

@@ -45,19 +45,51 @@ ExecutionOptions ParseExecution(Napi::Env env, Napi::Object execution) {
     for (uint32_t i = 0; i < list.Length(); ++i) out.batch_buckets.push_back(static_cast<int64_t>(list.Get(i).As<Napi::Number>().DoubleValue()));
   }
   out.optimized_execution = execution.Get("optimizedExecution").ToBoolean().Value();
+  auto tensor = [&env](Napi::Object entry, const std::string& where) {
+    WarmupTensor t;
+    Napi::Array dims = entry.Get("shape").As<Napi::Array>();
+    for (uint32_t d = 0; d < dims.Length(); ++d) t.shape.push_back(static_cast<int64_t>(dims.Get(d).As<Napi::Number>().DoubleValue()));
+    const std::string dtype = entry.Get("dtype").As<Napi::String>().Utf8Value();
+    const DtypeInfo* info = FindDtype(dtype);
+    if (info == nullptr) ThrowError(env, ErrorCode::kInvalidArg, where + ": unknown dtype " + dtype);
+    t.dtype = info->scalar_type;
+    return t;
+  };
   Napi::Array warmup = execution.Get("warmup").As<Napi::Array>();
   for (uint32_t i = 0; i < warmup.Length(); ++i) {
     Napi::Object entry = warmup.Get(i).As<Napi::Object>();
+    const std::string where = "warmup[" + std::to_string(i) + "]";
     WarmupShape shape;
-    Napi::Array dims = entry.Get("shape").As<Napi::Array>();
-    for (uint32_t d = 0; d < dims.Length(); ++d) {
-      shape.shape.push_back(static_cast<int64_t>(dims.Get(d).As<Napi::Number>().DoubleValue()));
+    Napi::Value inputs = entry.Get("inputs");
+    if (inputs.IsObject()) {
+      // Named inputs: put in forward's order at load, when the signature is known.
+      Napi::Object named = inputs.As<Napi::Object>();
+      Napi::Array names = named.GetPropertyNames();
+      for (uint32_t n = 0; n < names.Length(); ++n) {
+        const std::string name = names.Get(n).As<Napi::String>().Utf8Value();
+        shape.named.emplace_back(name, tensor(named.Get(name).As<Napi::Object>(), where + ".inputs." + name));
+      }
+    } else {
+      WarmupTensor t = tensor(entry, where);
+      shape.shape = std::move(t.shape);
+      shape.dtype = t.dtype;
     }
-    const std::string dtype = entry.Get("dtype").As<Napi::String>().Utf8Value();
-    const DtypeInfo* info = FindDtype(dtype);
-    if (info == nullptr) ThrowError(env, ErrorCode::kInvalidArg, "warmup[" + std::to_string(i) + "]: unknown dtype " + dtype);
-    shape.dtype = info->scalar_type;
     out.warmup.push_back(std::move(shape));
+  }
+  Napi::Value padding = execution.Get("padding");
+  if (padding.IsObject()) {
+    Napi::Object inputs = padding.As<Napi::Object>().Get("inputs").As<Napi::Object>();
+    Napi::Array names = inputs.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      PaddedInput input;
+      input.name = names.Get(i).As<Napi::String>().Utf8Value();
+      Napi::Object spec = inputs.Get(input.name).As<Napi::Object>();
+      input.axis = static_cast<int64_t>(spec.Get("axis").As<Napi::Number>().DoubleValue());
+      input.value = spec.Get("value").As<Napi::Number>().DoubleValue();
+      out.padding.inputs.push_back(std::move(input));
+    }
+    Napi::Array buckets = padding.As<Napi::Object>().Get("buckets").As<Napi::Array>();
+    for (uint32_t i = 0; i < buckets.Length(); ++i) out.padding.buckets.push_back(static_cast<int64_t>(buckets.Get(i).As<Napi::Number>().DoubleValue()));
   }
   return out;
 }

@@ -156,6 +156,11 @@ Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
     uint64_t weight_bytes = 0;
     for (const WeightBlock& block : s.weights) weight_bytes += block.bytes;
     e.Set("weightBytes", static_cast<double>(weight_bytes));
+    Napi::Object lengths = Napi::Object::New(env);
+    lengths.Set("requests", static_cast<double>(s.padded_requests));
+    lengths.Set("positions", static_cast<double>(s.own_positions));
+    lengths.Set("paddedPositions", static_cast<double>(s.padded_positions));
+    e.Set("lengthPadding", lengths);
     e.Set("firstShapes", FirstShapesToJs(env, s.first_shapes));
     if (s.has_cuda) e.Set("cuda", CudaStatsToJs(env, s.cuda));
     engines.Set(static_cast<uint32_t>(i), e);

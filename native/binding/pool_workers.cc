@@ -1,5 +1,6 @@
 #include "binding/pool_workers.h"
 
+#include <algorithm>
 #include <map>
 
 #include "binding/errors.h"
@@ -39,7 +40,7 @@ void LoadWorker::Execute() {
   warnings_ = ApplyGlobalSettings(plan_);
   std::map<std::string, size_t> engines_on_device;
   for (const EngineConfig& config : plan_.engines) ++engines_on_device[config.device.str()];
-  for (const EngineConfig& config : plan_.engines) {
+  for (EngineConfig config : plan_.engines) {
     // Everything an engine creates at load (replica, streams, events, warmup) on its own GPU.
     DeviceScope device_scope(config.device);
     std::unique_ptr<ModelRunner> runner;
@@ -50,7 +51,12 @@ void LoadWorker::Execute() {
       signature_.set_format(runner->Format());
       signature_.set_quantized(runner->Quantized());
       format_ = runner->Format();
+      // What names mean, now that the signature says: padded inputs and named warmup inputs.
+      status_ = ResolveNames(signature_);
+      if (!status_.ok()) break;
     }
+    config.execution.padding = padding_;
+    config.execution.warmup = warmup_;
     try {
       engines_.push_back(MakeEngine(config, std::move(runner)));
     } catch (...) {
@@ -68,10 +74,41 @@ void LoadWorker::Execute() {
   }
 }
 
+Status LoadWorker::ResolveNames(const ForwardSignature& signature) {
+  padding_ = plan_.engines.front().execution.padding;
+  TORCHPOOL_RETURN_IF_ERROR(ResolvePadding(&padding_, signature));
+  warmup_ = plan_.engines.front().execution.warmup;
+  const auto& arguments = signature.arguments();
+  for (size_t w = 0; w < warmup_.size(); ++w) {
+    WarmupShape& shape = warmup_[w];
+    if (shape.named.empty()) continue;
+    // In forward's order, from its first argument on, with no gap.
+    std::vector<WarmupTensor> ordered;
+    for (size_t i = 0; i < arguments.size() && ordered.size() < shape.named.size(); ++i) {
+      auto it = std::find_if(shape.named.begin(), shape.named.end(), [&](const auto& n) { return n.first == arguments[i].name; });
+      if (it == shape.named.end()) {
+        return Status(ErrorCode::kInvalidArg, "options.warmup[" + std::to_string(w) + "].inputs: it has no '" + arguments[i].name +
+                                                 "', but the model's next input is that one (give the inputs from forward's first on)");
+      }
+      ordered.push_back(it->second);
+    }
+    if (ordered.size() != shape.named.size()) {
+      std::string names;
+      for (const auto& a : arguments) names += (names.empty() ? "'" : ", '") + a.name + "'";
+      return Status(ErrorCode::kInvalidArg, "options.warmup[" + std::to_string(w) + "].inputs: names an input forward does not have (its inputs are " + names + ")");
+    }
+    shape.shape = ordered.front().shape;
+    shape.dtype = ordered.front().dtype;
+    shape.rest.assign(ordered.begin() + 1, ordered.end());
+    shape.named.clear();
+  }
+  return Status::Ok();
+}
+
 void LoadWorker::OnOK() {
   Napi::Env env = Env();
   if (status_.ok()) {
-    pool_->OnLoaded(std::move(engines_), std::move(signature_), plan_.scheduler);
+    pool_->OnLoaded(std::move(engines_), std::move(signature_), plan_.scheduler, std::move(padding_));
     Napi::Array warnings = Napi::Array::New(env, warnings_.size());
     for (size_t i = 0; i < warnings_.size(); ++i) warnings.Set(static_cast<uint32_t>(i), warnings_[i]);
     Napi::Object result = Napi::Object::New(env);

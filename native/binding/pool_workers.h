@@ -71,6 +71,10 @@ class LoadWorker : public Napi::AsyncWorker {
   std::vector<std::unique_ptr<Engine>> engines_;
   ForwardSignature signature_;
   std::string format_;  // "torchscript" or "aoti"
+  // Once the first replica's signature is known: padded inputs' positions, warmup in forward's order.
+  Status ResolveNames(const ForwardSignature& signature);
+  PaddingSpec padding_;
+  std::vector<WarmupShape> warmup_;
 };
 
 // Joins the engine threads (each finishes its running forward) off the JS thread.

@@ -123,8 +123,8 @@ void PoolWrap::Connect(std::shared_ptr<PoolCore> core, bool owner) {
 }
 
 void PoolWrap::OnLoaded(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature,
-                        SchedulerOptions options) {
-  Connect(std::make_shared<PoolCore>(std::move(engines), std::move(signature), options), true);
+                        SchedulerOptions options, PaddingSpec padding) {
+  Connect(std::make_shared<PoolCore>(std::move(engines), std::move(signature), options, std::move(padding)), true);
 }
 
 void PoolWrap::OnLoadFailed() { state_ = State::kClosed; }
@@ -193,9 +193,15 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
     if (timeout_ms > 0) {
       request->deadline = request->enqueued + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
     }
-    if (batchable && core_->scheduler().batching_enabled()) {
-      request->batch_key = BatchKey(request->args, request->kwargs, &request->rows);
+    const PaddingSpec& padding = core_->padding();
+    if (padding.enabled()) status = RequestLength(request->args, request->kwargs, padding, &request->length);
+    // A request longer than the largest length bucket runs alone, at its own length.
+    const bool too_long = padding.enabled() && !padding.buckets.empty() && request->length > padding.buckets.back();
+    if (status.ok() && batchable && !too_long && core_->scheduler().batching_enabled()) {
+      request->batch_key = BatchKey(request->args, request->kwargs, &request->rows, padding.enabled() ? &padding : nullptr);
     }
+  }
+  if (status.ok()) {
     // The deferred is attached after the push: only this thread settles its requests, and it
     // does so after this call returns, so an engine may already be running it meanwhile.
     request->BindClient(client_);

@@ -28,7 +28,7 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
 
   // Called on the JS thread by the workers in pool_workers.cc.
   void OnLoaded(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature,
-                SchedulerOptions options);
+                SchedulerOptions options, PaddingSpec padding);
   void OnLoadFailed();
   void OnEnginesJoined(Napi::Env env);
 

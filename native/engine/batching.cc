@@ -13,7 +13,8 @@ namespace {
 constexpr int64_t kOwnStorageBytes = 64 * 1024;
 
 // Appends a description of one argument to `key`; false if it cannot take part in a batch.
-bool DescribeArgument(const c10::IValue& value, int64_t* rows, std::string* key) {
+// `any_axis`: a padded axis (padding), whose size does not have to agree within a batch.
+bool DescribeArgument(const c10::IValue& value, int64_t* rows, std::string* key, int64_t any_axis = -1) {
   if (value.isTensor()) {
     const at::Tensor& t = value.toTensor();
     if (t.dim() == 0 || t.size(0) == 0) return false;
@@ -22,7 +23,7 @@ bool DescribeArgument(const c10::IValue& value, int64_t* rows, std::string* key)
     *key += 'T';
     *key += c10::toString(t.scalar_type());
     *key += t.device().str();
-    for (int64_t d = 1; d < t.dim(); ++d) *key += "," + std::to_string(t.size(d));
+    for (int64_t d = 1; d < t.dim(); ++d) *key += d == any_axis ? std::string(",*") : "," + std::to_string(t.size(d));
   } else if (value.isNone()) {
     *key += 'n';
   } else if (value.isBool()) {
@@ -143,11 +144,16 @@ struct Splitter {
 }  // namespace
 
 std::string BatchKey(const std::vector<c10::IValue>& args,
-                     const std::unordered_map<std::string, c10::IValue>& kwargs, int64_t* rows) {
+                     const std::unordered_map<std::string, c10::IValue>& kwargs, int64_t* rows,
+                     const PaddingSpec* padding) {
   std::string key;
   int64_t n = -1;
-  for (const c10::IValue& arg : args) {
-    if (!DescribeArgument(arg, &n, &key)) return "";
+  auto axis_of = [padding](int position, const std::string& name) -> int64_t {
+    const PaddedInput* padded = padding != nullptr ? padding->Find(position, name) : nullptr;
+    return padded != nullptr ? padded->axis : -1;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!DescribeArgument(args[i], &n, &key, axis_of(static_cast<int>(i), ""))) return "";
   }
   if (!kwargs.empty()) {
     std::vector<const std::string*> names;
@@ -155,7 +161,7 @@ std::string BatchKey(const std::vector<c10::IValue>& args,
     std::sort(names.begin(), names.end(), [](auto* a, auto* b) { return *a < *b; });
     for (const std::string* name : names) {
       key += *name + '=';
-      if (!DescribeArgument(kwargs.at(*name), &n, &key)) return "";
+      if (!DescribeArgument(kwargs.at(*name), &n, &key, axis_of(-1, *name))) return "";
     }
   }
   if (n < 0) return "";  // no tensor: nothing to concatenate

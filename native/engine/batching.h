@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/padding.h"
 #include "engine/request.h"
 
 namespace torchpool {
@@ -15,9 +16,11 @@ namespace torchpool {
 // A key equal for requests that can be concatenated along dim 0: the same arguments, tensors
 // of the same dtype and the same sizes apart from dim 0 (which must agree across tensors), and
 // equal non-tensor values. Empty when the request cannot be batched (no tensor, a 0-d tensor,
-// nested containers). `rows` receives dim 0.
+// nested containers). `rows` receives dim 0. With `padding`, the padded axis of a padded input
+// may differ too (the engine pads the batch to one length).
 std::string BatchKey(const std::vector<c10::IValue>& args,
-                     const std::unordered_map<std::string, c10::IValue>& kwargs, int64_t* rows);
+                     const std::unordered_map<std::string, c10::IValue>& kwargs, int64_t* rows,
+                     const PaddingSpec* padding = nullptr);
 
 // Concatenates the members' tensors along dim 0; non-tensor arguments come from the first.
 void MergeInputs(const std::vector<RequestPtr>& members, std::vector<c10::IValue>* args,

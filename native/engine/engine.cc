@@ -20,7 +20,7 @@ int64_t Nanos(Clock::duration d) {
 }  // namespace
 
 Engine::Engine(EngineConfig config, std::unique_ptr<ModelRunner> runner)
-    : config_(std::move(config)), runner_(std::move(runner)), weights_(runner_->Weights()), padding_(config_.execution.batch_buckets) {}
+    : config_(std::move(config)), runner_(std::move(runner)), weights_(runner_->Weights()), bucket_padding_(config_.execution.batch_buckets) {}
 
 Engine::~Engine() { Engine::Join(); }
 
@@ -71,7 +71,7 @@ void Engine::Run() {
   warming_ = true;
   Status warm = Warmup();
   warming_ = false;
-  padding_.ResetCounts();
+  bucket_padding_.ResetCounts();
   first_shapes_.SetWarmupMs(std::chrono::duration<double, std::milli>(Clock::now() - warm_start).count());
   {
     std::unique_lock<std::mutex> lock(start_mutex_);
@@ -100,21 +100,39 @@ void Engine::Run() {
 }
 
 std::vector<c10::IValue> Engine::WarmupInputs(const WarmupShape& shape, const c10::Device& device) {
-  return {at::zeros(shape.shape, at::TensorOptions().dtype(shape.dtype).device(device))};
+  std::vector<c10::IValue> args{at::zeros(shape.shape, at::TensorOptions().dtype(shape.dtype).device(device))};
+  for (const WarmupTensor& t : shape.rest) args.emplace_back(at::zeros(t.shape, at::TensorOptions().dtype(t.dtype).device(device)));
+  return args;
 }
 
 std::vector<WarmupShape> Engine::WarmupRuns(const WarmupShape& shape) const {
-  std::vector<WarmupShape> runs;
+  // Batch sizes: every bucket (dim 0 of every tensor), then the shape's own rows when they are
+  // not a bucket. Lengths (padding buckets): every bucket on each padded input's axis.
+  std::vector<int64_t> rows;
   bool rows_are_a_bucket = false;
-  if (!shape.shape.empty()) {
-    for (int64_t bucket : padding_.buckets()) {
-      WarmupShape sized = shape;
-      sized.shape[0] = bucket;
-      rows_are_a_bucket = rows_are_a_bucket || bucket == shape.shape[0];
-      runs.push_back(std::move(sized));
+  const int64_t own_rows = shape.shape.empty() ? 0 : shape.shape[0];
+  for (int64_t bucket : bucket_padding_.buckets()) {
+    rows.push_back(bucket);
+    rows_are_a_bucket = rows_are_a_bucket || bucket == own_rows;
+  }
+  if (!rows_are_a_bucket) rows.push_back(own_rows);
+  const PaddingSpec& padding = config_.execution.padding;
+  std::vector<int64_t> lengths = padding.buckets;
+  if (lengths.empty()) lengths.push_back(0);  // 0: the shape's own length
+  std::vector<WarmupShape> runs;
+  for (int64_t length : lengths) {
+    for (int64_t r : rows) {
+      WarmupShape run = shape;
+      auto resize = [&](std::vector<int64_t>& dims, int position) {
+        if (!dims.empty() && r > 0) dims[0] = r;
+        const PaddedInput* input = padding.Find(position, "");
+        if (input != nullptr && length > 0 && static_cast<int64_t>(dims.size()) > input->axis) dims[input->axis] = length;
+      };
+      resize(run.shape, 0);
+      for (size_t i = 0; i < run.rest.size(); ++i) resize(run.rest[i].shape, static_cast<int>(i + 1));
+      runs.push_back(std::move(run));
     }
   }
-  if (!rows_are_a_bucket) runs.push_back(shape);
   return runs;
 }
 
@@ -126,7 +144,7 @@ Status Engine::Warmup() {
         c10::IValue output;
         Status status = Forward(WarmupInputs(run, c10::Device(c10::kCPU)), {}, &output);
         if (!status.ok()) return Status(status.code(), "warmup failed: " + status.message());
-        if (!run.shape.empty()) padding_.NoteUnpadded(output, run.shape[0]);
+        if (!run.shape.empty()) bucket_padding_.NoteUnpadded(output, run.shape[0]);
       }
     }
   }
@@ -135,10 +153,10 @@ Status Engine::Warmup() {
 
 Status Engine::ForwardRows(std::vector<c10::IValue> args, std::unordered_map<std::string, c10::IValue> kwargs,
                            int64_t rows, c10::IValue* output) {
-  const int64_t padded = padding_.PaddedRows(rows);
+  const int64_t padded = bucket_padding_.PaddedRows(rows);
   if (padded == 0) {
     Status status = Forward(std::move(args), std::move(kwargs), output);
-    if (status.ok()) padding_.NoteUnpadded(*output, rows);
+    if (status.ok()) bucket_padding_.NoteUnpadded(*output, rows);
     return status;
   }
   // The unpadded inputs stay (references, not copies) for a re-run if padding turns out unsound.
@@ -147,11 +165,25 @@ Status Engine::ForwardRows(std::vector<c10::IValue> args, std::unordered_map<std
   for (c10::IValue& arg : args) arg = PadRows(arg, rows, padded);
   for (auto& [name, value] : kwargs) value = PadRows(value, rows, padded);
   Status status = Forward(std::move(args), std::move(kwargs), output);
-  if (!status.ok() || padding_.Unpad(output, padded, rows)) return status;
+  if (!status.ok() || bucket_padding_.Unpad(output, padded, rows)) return status;
   return Forward(std::move(kept), std::move(kept_kwargs), output);
 }
 
+void Engine::PadLengths(std::vector<RequestPtr>& batch) {
+  const PaddingSpec& padding = config_.execution.padding;
+  if (!padding.enabled()) return;
+  PadMembers(batch, padding);
+  for (const RequestPtr& r : batch) {
+    if (r->length <= 0) continue;
+    const int64_t rows = std::max<int64_t>(1, r->rows);
+    padded_requests_.fetch_add(1, std::memory_order_relaxed);
+    own_positions_.fetch_add(static_cast<uint64_t>(r->length * rows), std::memory_order_relaxed);
+    padded_positions_.fetch_add(static_cast<uint64_t>(std::max(r->padded_length, r->length) * rows), std::memory_order_relaxed);
+  }
+}
+
 void Engine::RunBatch(std::vector<RequestPtr>& batch) {
+  PadLengths(batch);
   const Clock::time_point started = Clock::now();
   in_flight_.store(static_cast<int>(batch.size()), std::memory_order_relaxed);
   if (batch.size() == 1) {
@@ -222,6 +254,8 @@ void Engine::DisableBatchingAfter(const Status& merged, size_t members) {
 void Engine::Finish(std::vector<RequestPtr>& batch, Clock::duration busy) {
   // Outputs into the callers' arrays, each request its own rows: here, off the JS thread.
   for (RequestPtr& request : batch) {
+    // Padded lengths come off each request's outputs before anything else sees them.
+    if (config_.execution.padding.enabled()) TrimPadding(*request, config_.execution.padding);
     if (!request->status.ok() || request->output_targets.empty()) continue;
     request->status = WriteOutputTargets(request->output, request->output_targets);
     if (!request->status.ok()) request->output = c10::IValue();
@@ -301,10 +335,13 @@ EngineStats Engine::Stats() const {
   stats.retried = retried_.load(std::memory_order_relaxed);
   stats.busy_ms = busy_ns_.load(std::memory_order_relaxed) / 1e6;
   stats.in_flight = in_flight_.load(std::memory_order_relaxed);
-  stats.buckets = padding_.Snapshot();
+  stats.buckets = bucket_padding_.Snapshot();
   stats.first_shapes = first_shapes_.Snapshot();
   stats.optimized_execution = thread_optimizes_.load(std::memory_order_relaxed);
   stats.weights = weights_;
+  stats.padded_requests = padded_requests_.load(std::memory_order_relaxed);
+  stats.own_positions = own_positions_.load(std::memory_order_relaxed);
+  stats.padded_positions = padded_positions_.load(std::memory_order_relaxed);
   return stats;
 }
 

@@ -77,6 +77,9 @@ struct EngineStats {
   FirstShapes::Stats first_shapes;
   bool optimized_execution = true;  // TorchScript's executor optimisations, as read on the engine's thread
   std::vector<WeightBlock> weights;  // the memory its weights take (shared blocks appear in several engines)
+  uint64_t padded_requests = 0;   // `padding`: requests with a padded input, their lengths, and as run
+  uint64_t own_positions = 0;
+  uint64_t padded_positions = 0;
   bool has_cuda = false;
   CudaEngineStats cuda;
 };
@@ -126,6 +129,8 @@ class Engine {
   virtual void AfterQueueClosed() {}
   virtual void RunBatch(std::vector<RequestPtr>& batch);
   void Execute(Request& request);
+  // `padding`: the batch's padded inputs to one length (engine thread, before it runs), counted.
+  void PadLengths(std::vector<RequestPtr>& batch);
   // A forward of `rows` rows (0: not a batch of rows), padded up to a bucket when that applies.
   Status ForwardRows(std::vector<c10::IValue> args, std::unordered_map<std::string, c10::IValue> kwargs,
                      int64_t rows, c10::IValue* output);
@@ -162,7 +167,7 @@ class Engine {
   std::vector<WeightBlock> weights_;     // runner_->Weights(), read once at load
   std::thread thread_;
   std::mutex join_mutex_;
-  BucketPadding padding_;
+  BucketPadding bucket_padding_;
   FirstShapes first_shapes_;
   bool warming_ = false;  // engine thread: first shapes seen now are warmup's
   std::atomic<bool> thread_optimizes_{true};  // getGraphExecutorOptimize() on the engine's thread
@@ -186,6 +191,9 @@ class Engine {
   std::atomic<uint64_t> retried_{0};
   std::atomic<int64_t> busy_ns_{0};
   std::atomic<int> in_flight_{0};
+  std::atomic<uint64_t> padded_requests_{0};
+  std::atomic<uint64_t> own_positions_{0};
+  std::atomic<uint64_t> padded_positions_{0};
 };
 
 }  // namespace torchpool

@@ -4,9 +4,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <c10/core/ScalarType.h>
+
+#include "engine/padding.h"
 
 namespace torchpool {
 
@@ -15,9 +19,15 @@ enum class OutputDtype { kFloat32, kFloat16, kModel };
 
 // One warmup input: run at load so the first user request pays no cuDNN autotuning, JIT
 // profiling or graph capture.
-struct WarmupShape {
+struct WarmupTensor {
   std::vector<int64_t> shape;
   c10::ScalarType dtype = c10::kFloat;
+};
+struct WarmupShape {
+  std::vector<int64_t> shape;  // forward's first argument
+  c10::ScalarType dtype = c10::kFloat;
+  std::vector<WarmupTensor> rest;  // its next arguments, in order (named warmup inputs, resolved at load)
+  std::vector<std::pair<std::string, WarmupTensor>> named;  // as given, until resolved
 };
 
 struct ExecutionOptions {
@@ -38,6 +48,8 @@ struct ExecutionOptions {
   // TorchScript's graph executor optimisations on the engine's thread (thread-local in
   // libtorch: setGraphExecutorOptimize). Off: no profiling, fusion or re-specialisation.
   bool optimized_execution = true;
+  // `padding`: inputs padded to one length within a batch (positions resolved at load).
+  PaddingSpec padding;
 };
 
 }  // namespace torchpool

@@ -64,6 +64,14 @@ Status ForwardSignature::Prepare(std::vector<c10::IValue>& args,
     }
     CoerceNumber(index, value);
   }
+  // Named inputs that continue the positional ones become positional (forward binds them the
+  // same): batch buckets, CUDA graphs and padding then see them by position.
+  while (!kwargs.empty() && args.size() < arguments_.size()) {
+    auto it = kwargs.find(arguments_[args.size()].name);
+    if (it == kwargs.end()) break;
+    args.push_back(std::move(it->second));
+    kwargs.erase(it);
+  }
   for (size_t i = args.size(); i < arguments_.size(); ++i) {
     if (!arguments_[i].has_default && kwargs.find(arguments_[i].name) == kwargs.end()) {
       return Status(ErrorCode::kInvalidArg, "missing input '" + arguments_[i].name +

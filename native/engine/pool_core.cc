@@ -31,8 +31,9 @@ void AddTo(ClientStats* sum, const ClientStats& s) {
 }  // namespace
 
 PoolCore::PoolCore(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature,
-                   SchedulerOptions options)
-    : signature_(std::move(signature)),
+                   SchedulerOptions options, PaddingSpec padding)
+    : padding_(std::move(padding)),
+      signature_(std::move(signature)),
       engine_count_(engines.size()),
       engines_(std::move(engines)),
       engine_latency_(engine_count_) {

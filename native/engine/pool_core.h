@@ -27,7 +27,7 @@ namespace torchpool {
 class PoolCore : public CompletionSink {
  public:
   PoolCore(std::vector<std::unique_ptr<Engine>> engines, ForwardSignature signature,
-           SchedulerOptions options);
+           SchedulerOptions options, PaddingSpec padding = {});
   ~PoolCore() override;
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;
@@ -78,6 +78,8 @@ class PoolCore : public CompletionSink {
   const ForwardSignature& signature() const { return signature_; }
   const Scheduler& scheduler() const { return scheduler_; }
   OpProfiler& profiler() { return profiler_; }
+  // `padding`, as resolved at load (empty: none).
+  const PaddingSpec& padding() const { return padding_; }
 
   // --- Sharing across worker_threads of this process --------------------------------------------
   // The token other threads attach with; the same one on every call. 0 once the core closed.
@@ -90,6 +92,7 @@ class PoolCore : public CompletionSink {
 
   Scheduler scheduler_;
   OpProfiler profiler_;  // pool.profile(): what the engine threads run while it is on
+  PaddingSpec padding_;
   ForwardSignature signature_;
   const size_t engine_count_;
   const Clock::time_point created_ = Clock::now();

@@ -40,6 +40,8 @@ struct Request {
   Clock::time_point deadline = Clock::time_point::max();  // must start before this
   std::string batch_key;  // requests with equal non-empty keys may share one forward
   int64_t rows = 0;       // dim 0 of the batched tensors
+  int64_t length = 0;         // `padding`: its length on the padded axes (0: no padded input)
+  int64_t padded_length = 0;  // the length it ran with, padding included (engine thread)
   // `output` option: where the outputs go (the caller's arrays), written when the request
   // finishes (Engine::Finish). Empty: outputs come back in memory of their own.
   std::vector<OutputTarget> output_targets;

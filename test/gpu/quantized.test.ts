@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildInfo, ErrorCodes, InferencePool, listDevices, type OutputTensor } from '../support/torchpool.js';
-import { quantizedFixtures, type QuantizedFixtures, torchPython } from '../support/quantized.js';
+import { quantizedFixtures, type QuantizedFixtures, torchPython } from '../support/python-models.js';
 
 const gpus = listDevices().filter((d) => d.type === 'cuda');
 const python = torchPython();

@@ -61,7 +61,7 @@ describe('outputs into the caller\'s memory', () => {
     const short = new Float32Array(9).fill(Number.NaN);
     const first = await pool.infer(row(2), { output: short }).catch((e: { code: string; message: string }) => e);
     expect((first as { code: string }).code).toBe(ErrorCodes.INVALID_ARG);
-    expect((first as Error).message).toMatch(/Expected an array that holds the output float32 \[1, 10\] \(10 elements\) for options\.output but received a Float32Array of 9 elements/);
+    expect((first as { message: string }).message).toMatch(/Expected an array that holds the output float32 \[1, 10\] \(10 elements\) for options\.output but received a Float32Array of 9 elements/);
     expect(short.every(Number.isNaN)).toBe(true);
     await pool.infer(row(2), { output: new Float32Array(10) }); // the pool learns what this shape returns
     const requests = pool.stats().requests;
@@ -72,7 +72,7 @@ describe('outputs into the caller\'s memory', () => {
     ] as const) {
       const error = await pool.infer(row(2), { output: output as never }).catch((e: { code: string; message: string }) => e);
       expect((error as { code: string }).code).toBe(ErrorCodes.INVALID_ARG);
-      expect((error as Error).message).toMatch(message);
+      expect((error as { message: string }).message).toMatch(message);
     }
     expect(pool.stats().requests).toBe(requests); // refused before anything ran
   });
@@ -86,6 +86,6 @@ describe('outputs into the caller\'s memory', () => {
     const pool = await open('mlp');
     const error = await pool.infer(row(1), { output: output as never }).catch((e: { code: string; message: string }) => e);
     expect((error as { code: string }).code).toBe(ErrorCodes.INVALID_ARG);
-    expect((error as Error).message).toMatch(message);
+    expect((error as { message: string }).message).toMatch(message);
   });
 });

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInfo, ErrorCodes, InferencePool, type OutputTensor } from '../support/torchpool.js';
-import { quantizedFixtures, type QuantizedFixtures, torchPython } from '../support/quantized.js';
+import { quantizedFixtures, type QuantizedFixtures, torchPython } from '../support/python-models.js';
 
 const python = torchPython();
 

@@ -167,6 +167,7 @@ void CudaEngine::AfterQueueClosed() {
 // --- Engine thread: launch ------------------------------------------------------------------
 
 void CudaEngine::RunBatch(std::vector<RequestPtr>& batch) {
+  PadLengths(batch);
   Slot* slot = AcquireSlot();
   bool unsplittable = false;
   Status status = Launch(batch, slot, &unsplittable);

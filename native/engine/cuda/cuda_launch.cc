@@ -88,8 +88,8 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     // The rows this batch runs with: padded up to a bucket (batchBuckets), so that the device
     // only ever sees the warmed batch sizes.
     const int64_t rows = BatchRows(members);
-    const int64_t padded = padding_.PaddedRows(rows);
-    if (options.cuda_graphs && rows > 0 && padding_.has_buckets() && padding_.Bucket(rows) == 0) {
+    const int64_t padded = bucket_padding_.PaddedRows(rows);
+    if (options.cuda_graphs && rows > 0 && bucket_padding_.has_buckets() && bucket_padding_.Bucket(rows) == 0) {
       graphs_.CountEager("batch larger than the largest bucket (batchBuckets)");
     }
     {
@@ -133,7 +133,7 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
     if (padded > 0) {
       std::vector<c10::IValue> kept = args;  // the padded inputs, for an unpadded re-run
       output = RunForward(std::move(args), std::move(kwargs));
-      if (!padding_.Unpad(&output, padded, rows)) {
+      if (!bucket_padding_.Unpad(&output, padded, rows)) {
         // Padding is only sound for a model whose rows are independent; this one's output is not
         // per row, so padding goes off for good and the batch runs again as it is.
         if (options.cuda_graphs) graphs_.CountEager(BucketPadding::kOff);
@@ -142,7 +142,7 @@ Status CudaEngine::Launch(std::vector<RequestPtr>& members, Slot* slot, bool* un
       }
     } else {
       output = RunForward(std::move(args), std::move(kwargs));
-      padding_.NoteUnpadded(output, rows);
+      bucket_padding_.NoteUnpadded(output, rows);
     }
     slot->forwarded = Clock::now();
     if (members.size() > 1) {

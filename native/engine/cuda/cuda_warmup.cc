@@ -43,6 +43,7 @@ Status CudaEngine::Warmup() {
         std::vector<RequestPtr> members;
         members.push_back(std::make_unique<Request>());
         members.front()->args = WarmupInputs(current, c10::Device(c10::kCPU));
+        members.front()->rows = current.shape.empty() ? 0 : current.shape.front();
         Slot* slot = AcquireSlot();
         bool unsplittable = false;
         Status status = Launch(members, slot, &unsplittable);
@@ -69,7 +70,7 @@ Status CudaEngine::Warmup() {
   // Stats count users' requests: warmup's eager runs before each capture are by design. A model
   // found not to keep its rows still says why its batches are not padded.
   graphs_.ResetCounts();
-  if (config_.execution.cuda_graphs && !padding_.allowed()) graphs_.CountEager(BucketPadding::kOff);
+  if (config_.execution.cuda_graphs && !bucket_padding_.allowed()) graphs_.CountEager(BucketPadding::kOff);
   // libtorch 1.13 caches autocast's weight casts per thread: the engine thread keeps its own for
   // serving; nothing to drop here.
   return Status::Ok();

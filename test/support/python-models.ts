@@ -1,5 +1,5 @@
-// Quantized models made by PyTorch itself (test/fixtures/quantized/make_models.py, with Debian's
-// python3-torch on the CPU machines, the machine's torch on a GPU one), and PyTorch's outputs.
+// Models made by PyTorch itself for the tests (Debian's python3-torch on the CPU machines, the
+// machine's torch on a GPU one): quantized models with PyTorch's outputs, and a text encoder.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,4 +27,11 @@ export function quantizedFixtures(python: string): QuantizedFixtures {
   const dir = /^dir=(.+)$/m.exec(made.stdout)![1]!;
   const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Omit<QuantizedFixtures, 'dir'>;
   return { dir, ...expected };
+}
+
+/** The small transformer encoder with a key-padding mask (test/fixtures/text/make_encoder.py), made once. */
+export function encoderModel(python: string): string {
+  const made = spawnSync(python, [path.join(root, 'test', 'fixtures', 'text', 'make_encoder.py'), path.join(root, '.cache', 'text')], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`make_encoder.py failed: ${made.stderr}`);
+  return path.join(/^dir=(.+)$/m.exec(made.stdout)![1]!, 'encoder.pt');
 }
