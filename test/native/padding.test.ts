@@ -79,7 +79,7 @@ describe.skipIf(!python)(`batching requests of different lengths${python ? '' : 
     const bad = { x: { data: randomFloats(7 * 32, 1), shape: [1, 7, 32] }, mask: { data: new Uint8Array(6), shape: [1, 6], dtype: 'bool' as const } };
     const error = await pool.infer(bad).catch((e: { code: string; message: string }) => e);
     expect((error as { code: string }).code).toBe(ErrorCodes.INVALID_ARG);
-    expect((error as Error).message).toMatch(/inputs\.mask has length 6 on its padded axis but inputs\.x has 7: inputs padded together must agree/);
+    expect((error as { message: string }).message).toMatch(/inputs\.mask has length 6 on its padded axis but inputs\.x has 7: inputs padded together must agree/);
   });
 
   it.each([
@@ -91,6 +91,6 @@ describe.skipIf(!python)(`batching requests of different lengths${python ? '' : 
   ])('refuses %j with INVALID_ARG', async (options, message) => {
     const error = await InferencePool.create({ model, devices: 'cpu', ...(options as object) }).catch((e: { code: string; message: string }) => e);
     expect((error as { code: string }).code).toBe(ErrorCodes.INVALID_ARG);
-    expect((error as Error).message).toMatch(message);
+    expect((error as { message: string }).message).toMatch(message);
   });
 });

@@ -82,7 +82,7 @@ describe('pool.profile()', () => {
     const pool = await open();
     const error = await pool.profile(options as never).catch((e: { code: string; message: string }) => e);
     expect((error as { code: string }).code).toBe(ErrorCodes.INVALID_ARG);
-    expect((error as Error).message).toMatch(message);
+    expect((error as { message: string }).message).toMatch(message);
   });
 
   it('`torchpool profile` prints the slowest operators and writes the trace', () => {
