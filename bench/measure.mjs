@@ -73,13 +73,18 @@ export function rawEnvironment() {
   return env;
 }
 
-/** The same forward in a C++ loop (bench/native/raw_forward.cc). */
-export function rawForward({ model, device, shape, intArg, iters, warmup, threads, half = false, qengine }) {
+/**
+ * The same forward in a C++ loop (bench/native/raw_forward.cc). By default with this process's
+ * environment, so with the OpenMP settings torchpool chose; `env: rawEnvironment()` runs it as
+ * libtorch runs on its own.
+ */
+export function rawForward({ model, device, shape, intArg, iters, warmup, threads, half = false, qengine, mask = false, env = process.env }) {
   const args = ['--model', model, '--device', device, '--shape', shape.join(','), '--iters', String(iters), '--warmup', String(warmup), '--half', half ? '1' : '0'];
   if (qengine) args.push('--qengine', qengine);
+  if (mask) args.push('--mask', '1');
   if (threads) args.push('--threads', String(threads));
   if (intArg !== undefined) args.push('--int-arg', String(intArg));
-  const child = spawnSync(rawForwardBinary, args, { encoding: 'utf8' });
+  const child = spawnSync(rawForwardBinary, args, { encoding: 'utf8', env });
   if (child.status !== 0) throw new Error(`raw forward failed: ${child.stderr || child.error}`);
   return JSON.parse(child.stdout.trim().split('\n').pop());
 }

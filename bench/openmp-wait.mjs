@@ -58,7 +58,8 @@ const file = await builtinModelPath('mlp', { cacheDir: path.join(root, '.cache',
 const threads = Math.max(1, os.availableParallelism());
 // Unset: what torchpool does by default. The others are set in the environment, as a user would.
 const settings = [
-  { name: 'torchpool default (GOMP_SPINCOUNT=1000)', env: {} },
+  { name: 'torchpool default (GOMP_SPINCOUNT=1000, OMP_WAIT_POLICY=active)', env: {} },
+  { name: 'GOMP_SPINCOUNT=1000 alone (libgomp throttles it to 100 past one thread per core)', env: { GOMP_SPINCOUNT: '1000' } },
   { name: 'libgomp default (GOMP_SPINCOUNT=300000)', env: { GOMP_SPINCOUNT: '300000' } },
   { name: 'OMP_WAIT_POLICY=passive', env: { OMP_WAIT_POLICY: 'passive' } },
   { name: 'GOMP_SPINCOUNT=10000', env: { GOMP_SPINCOUNT: '10000' } },

@@ -32,5 +32,9 @@ export function openMpSection(data, { table }) {
   out.push(table(['OpenMP setting', 'maxBatchSize', 'rows/s under load', 'mean batch', 'raw rows/s (batch 64)', 'of raw', 'alone, batch 1', 'alone, batch 64', 'raw, batch 64'],
     data.rows.map((r) => [r.setting, r.maxBatchSize, r.rows_per_s.toFixed(0), r.mean_batch.toFixed(1), r.raw_rows_per_s_batch64.toFixed(0), `${(100 * r.fraction_of_raw).toFixed(0)}%`,
       us(r.batch1_p50_us), us(r.batch64_p50_us), us(r.raw_batch64_p50_us)])), '');
+  out.push('`OMP_WAIT_POLICY=active` in the default does not make the spin longer: libgomp cuts every spin to 100 iterations once the',
+    'process has more OpenMP threads than cores, unless the policy is active. One pool of this MLP rarely gets there, so the two',
+    '1000 rows are alike; an INT8 MLP (many short parallel regions) did: 920 us at batch 64 in every pool after the first of a',
+    'process with `GOMP_SPINCOUNT=1000` alone, 310-350 us with the default (bench/int8.mjs creates its fp32 pool first).', '');
   return out;
 }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { root } from './measure.mjs';
 import { batchingSection, gpuSection, latencyKnobsSection, mixedSection } from './report-gpu.mjs';
 import { coldStartSection, openMpSection } from './report-defaults.mjs';
+import { int8Section, outputBuffersSection, paddingSection } from './report-features.mjs';
 import { stagesSection } from './report-stages.mjs';
 import { threadsChart } from './threads-chart.mjs';
 
@@ -129,6 +130,15 @@ if (aoti) {
       '(bench/data/gpu-2026-12-04/python-aoti-peer.log), so the throughput against Python is not measured yet.');
   }
   out.push('');
+}
+
+const int8 = load('int8-cpu');
+if (int8) out.push(...int8Section(int8, { us, ratio, table }));
+const outputBuffers = load('output-buffers-cpu');
+if (outputBuffers) out.push(...outputBuffersSection(outputBuffers, { table }));
+for (const suite of ['gpu', 'cpu']) {
+  const padding = load(`padding-${suite}`);
+  if (padding) out.push(...paddingSection(padding, { table }));
 }
 
 for (const suite of ['cpu', 'gpu']) {

@@ -2,6 +2,9 @@
 // queue, no thread hand-off and no JavaScript. Host input in, host output out, like torchpool.
 //   torchpool-raw-forward --model m.pt --device cuda:0 --shape 8,3,224,224 [--int-arg 100]
 //                         [--iters 200] [--warmup 20] [--threads 2] [--half 1] [--qengine qnnpack]
+//                         [--mask 1]
+// --mask 1: a second input, a bool key-padding mask [shape[0], shape[1]] of all false (the text
+// encoder of bench/padding.mjs). Tuple outputs come back to the host element by element.
 // --half 1: weights in fp16, the float input cast to fp16 on the device, the output back as
 // float32 (what torchpool's precision: 'fp16' does).
 // Prints one JSON line: per-iteration latency percentiles in microseconds, and the p50 of the
@@ -43,7 +46,7 @@ int main(int argc, char** argv) {
   std::string model_path, device_name = "cpu", shape_text = "1,16";
   int iters = 200, warmup = 20, threads = 0;
   long long int_arg = -1;
-  bool half = false;
+  bool half = false, mask = false;
   std::string qengine;  // the quantized engine for INT8 models, as torchpool's quantizedEngine names it
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
     else if (flag == "--int-arg") int_arg = std::stoll(value);
     else if (flag == "--half") half = value == "1";
     else if (flag == "--qengine") qengine = value;
+    else if (flag == "--mask") mask = value == "1";
   }
   try {
     if (threads > 0) at::set_num_threads(threads);
@@ -70,18 +74,26 @@ int main(int argc, char** argv) {
     torch::jit::Module module = torch::jit::load(model_path, device);
     module.eval();
     if (half) module.to(at::kHalf);
-    at::Tensor input = at::rand(ParseShape(shape_text));
+    std::vector<int64_t> shape = ParseShape(shape_text);
+    at::Tensor input = at::rand(shape);
+    at::Tensor mask_input = mask ? at::zeros({shape.at(0), shape.at(1)}, at::kBool) : at::Tensor();
     std::vector<double> micros, forward_micros;
     for (int i = 0; i < warmup + iters; ++i) {
       auto start = std::chrono::steady_clock::now();
       at::Tensor x = input.to(device);
       if (half) x = x.to(at::kHalf);
       std::vector<c10::IValue> args{x};
+      if (mask) args.emplace_back(mask_input.to(device));
       if (int_arg >= 0) args.emplace_back(static_cast<int64_t>(int_arg));
       auto forward_start = std::chrono::steady_clock::now();
       c10::IValue result = module.forward(std::move(args));
       auto forward_end = std::chrono::steady_clock::now();
-      at::Tensor output = result.toTensor().to(at::kFloat).to(at::kCPU);
+      std::vector<at::Tensor> outputs;
+      if (result.isTuple()) {
+        for (const c10::IValue& element : result.toTupleRef().elements()) outputs.push_back(element.toTensor().to(at::kFloat).to(at::kCPU));
+      } else {
+        outputs.push_back(result.toTensor().to(at::kFloat).to(at::kCPU));
+      }
       auto end = std::chrono::steady_clock::now();
       if (i >= warmup) {
         micros.push_back(std::chrono::duration<double, std::micro>(end - start).count());
