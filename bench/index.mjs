@@ -43,4 +43,11 @@ run(process.execPath, [path.join(root, 'bench', 'aoti.mjs'), ...(quick ? ['--qui
 run(process.execPath, [path.join(root, 'bench', 'serve-reload.mjs'), ...(quick ? ['--quick'] : [])]);
 // One pool used from several JS threads (share / attach), without HTTP.
 run(process.execPath, [path.join(root, 'bench', 'threads.mjs'), ...(quick ? ['--quick'] : [])]);
+// Right by default (issue 20): cold start under load, and how OpenMP threads wait (CPU machines).
+run(process.execPath, [path.join(root, 'bench', 'cold-start.mjs'), ...(quick ? ['--quick'] : [])]);
+if (!gpu) run(process.execPath, [path.join(root, 'bench', 'openmp-wait.mjs'), ...(quick ? ['--quick'] : [])]);
+// INT8 against fp32, outputs into the caller's memory, requests of different lengths.
+run(process.execPath, [path.join(root, 'bench', 'int8.mjs'), ...(quick ? ['--quick'] : [])]);
+run(process.execPath, [path.join(root, 'bench', 'output-buffers.mjs'), ...(quick ? ['--quick'] : [])]);
+run(process.execPath, [path.join(root, 'bench', 'padding.mjs'), ...(quick ? ['--quick'] : [])]);
 run(process.execPath, [path.join(root, 'bench', 'report.mjs')]);
