@@ -173,13 +173,19 @@ void Engine::PadLengths(std::vector<RequestPtr>& batch) {
   const PaddingSpec& padding = config_.execution.padding;
   if (!padding.enabled()) return;
   PadMembers(batch, padding);
+  // Counted per batch: one atomic add per counter, not per request.
+  uint64_t requests = 0, own = 0, run = 0;
   for (const RequestPtr& r : batch) {
     if (r->length <= 0) continue;
     const int64_t rows = std::max<int64_t>(1, r->rows);
-    padded_requests_.fetch_add(1, std::memory_order_relaxed);
-    own_positions_.fetch_add(static_cast<uint64_t>(r->length * rows), std::memory_order_relaxed);
-    padded_positions_.fetch_add(static_cast<uint64_t>(std::max(r->padded_length, r->length) * rows), std::memory_order_relaxed);
+    ++requests;
+    own += static_cast<uint64_t>(r->length * rows);
+    run += static_cast<uint64_t>(std::max(r->padded_length, r->length) * rows);
   }
+  if (requests == 0) return;
+  padded_requests_.fetch_add(requests, std::memory_order_relaxed);
+  own_positions_.fetch_add(own, std::memory_order_relaxed);
+  padded_positions_.fetch_add(run, std::memory_order_relaxed);
 }
 
 void Engine::RunBatch(std::vector<RequestPtr>& batch) {

@@ -86,18 +86,16 @@ at::Tensor PadAxis(const at::Tensor& t, int64_t axis, int64_t to, double value) 
 
 }  // namespace
 
-int64_t PadMembers(std::vector<RequestPtr>& members, const PaddingSpec& spec) {
+void PadMembers(std::vector<RequestPtr>& members, const PaddingSpec& spec) {
   int64_t longest = 0;
   for (const RequestPtr& r : members) longest = std::max(longest, r->length);
-  if (longest == 0) return 0;
+  if (longest == 0) return;
   const int64_t bucket = spec.Bucket(longest);
   const int64_t to = bucket > 0 ? bucket : longest;
-  int64_t added = 0;
   for (RequestPtr& r : members) {
     if (r->length == 0) continue;
     r->padded_length = to;
     if (r->length == to) continue;
-    added += (to - r->length) * std::max<int64_t>(1, r->rows);
     for (size_t i = 0; i < r->args.size(); ++i) {
       const PaddedInput* input = spec.Find(static_cast<int>(i), "");
       if (input != nullptr && r->args[i].isTensor()) r->args[i] = PadAxis(r->args[i].toTensor(), input->axis, to, input->value);
@@ -107,7 +105,6 @@ int64_t PadMembers(std::vector<RequestPtr>& members, const PaddingSpec& spec) {
       if (input != nullptr && value.isTensor()) value = PadAxis(value.toTensor(), input->axis, to, input->value);
     }
   }
-  return added;
 }
 
 void TrimPadding(Request& request, const PaddingSpec& spec) {

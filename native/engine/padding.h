@@ -45,8 +45,8 @@ Status RequestLength(const std::vector<c10::IValue>& args, const std::unordered_
                      const PaddingSpec& spec, int64_t* length);
 
 // Engine thread: pads the members' padded inputs to one length (the longest, or its bucket) and
-// records it in each member's padded_length. Returns the padding added, in positions (for stats).
-int64_t PadMembers(std::vector<RequestPtr>& members, const PaddingSpec& spec);
+// records it in each member's padded_length.
+void PadMembers(std::vector<RequestPtr>& members, const PaddingSpec& spec);
 
 // Engine thread, once the output is split per request: outputs that have the padded length on a
 // padded axis are cut back to the request's own length.
