@@ -120,6 +120,12 @@ export interface NativeLoadOptions extends LoadPlan {
 /** `(name, details)`: engine health changes, reported on the JS thread. */
 export type NativeEventHandler = (name: 'engineUnhealthy', details: EngineUnhealthyEvent) => void;
 
+/**
+ * `(slab, values)`: a batch of settled requests (native/binding/settled_records.h), on the JS
+ * thread, from drain(), cancel() and close().
+ */
+export type NativeSettledHandler = (slab: ArrayBuffer, values: unknown[]) => void;
+
 export interface NativePool {
   /** Resolves with warnings about process-wide settings this pool asked for but could not change. */
   load(options: NativeLoadOptions): Promise<{ warnings: string[]; format: 'torchscript' | 'aoti' }>;
@@ -127,17 +133,21 @@ export interface NativePool {
   attach(token: number): void;
   /** The token of this pool's engines in this process. */
   share(): number;
-  /** Throws synchronously for bad input, QUEUE_FULL and NO_DEVICE; nothing is queued then. */
+  /**
+   * Queues a request; its result comes back through onSettled under `ticket`. Throws
+   * synchronously for bad input, QUEUE_FULL and NO_DEVICE; nothing is queued then.
+   */
   infer(
     args: readonly unknown[],
     kwargs: object | null,
+    ticket: number,
     id: number,
     priority: number,
     timeoutMs: number,
     batchable: boolean,
     output?: object,
-  ): Promise<unknown>;
-  /** Settles the requests engines have finished (called from the scheduleDrain callback). */
+  ): void;
+  /** Settles, through onSettled, the requests engines have finished (called from the scheduleDrain callback). */
   drain(): void;
   /** Settles a still-queued request with ABORTED or TIMEOUT; false if it already started. */
   cancel(id: number, code: 'ABORTED' | 'TIMEOUT'): boolean;
@@ -153,7 +163,7 @@ export interface NativePool {
 }
 
 export interface NativeBinding {
-  NativePool: new (onEvent: NativeEventHandler, scheduleDrain: () => void, threadId: number) => NativePool;
+  NativePool: new (onEvent: NativeEventHandler, scheduleDrain: () => void, threadId: number, onSettled: NativeSettledHandler) => NativePool;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   buildInfo(): BuildInfo;
   listCudaDevices(): NativeCudaQuery;

@@ -18,6 +18,7 @@ import { StatsTracker } from './stats-tracker.js';
 import { OutputLayouts } from './output-targets.js';
 import { checkProfileOptions, type ProfileOptions, type ProfileResult, recordProfile } from './profile.js';
 import { allocPinnedTensor, type PinnedTensor } from './pinned-input.js';
+import { PendingRequests } from './settle.js';
 import type { Dtype, InferInputs, InferOutput } from './tensor.js';
 import { checkBoolean, checkKnownKeys, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
 
@@ -84,14 +85,16 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   readonly #signature: NativeSignature;
   readonly #stats = new StatsTracker();
   readonly #outputLayouts = new OutputLayouts();
+  readonly #pending: PendingRequests;
   #nextId = 0;
   #loadMs: number | undefined;
   #healthyEngines: number;
   #closing: Promise<void> | undefined;
 
-  private constructor(native: NativePool, plan: SharedPoolToken['plan'], owner: boolean, healthyEngines: number) {
+  private constructor(native: NativePool, pending: PendingRequests, plan: SharedPoolToken['plan'], owner: boolean, healthyEngines: number) {
     super();
     this.#native = native;
+    this.#pending = pending;
     this.#plan = plan;
     this.#owner = owner;
     this.#healthyEngines = healthyEngines;
@@ -119,10 +122,10 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     }
     const plan = planEngines(options);
     const started = performance.now();
-    const { native, holder } = InferencePool.#newNative();
+    const { native, holder, pending } = InferencePool.#newNative();
     const { warnings } = await native.load({ model: nativeModel, ...plan });
     for (const warning of warnings) process.emitWarning(`torchpool: ${warning}`, { code: 'TORCHPOOL_PROCESS_SETTING' });
-    holder.pool = new InferencePool(native, { devices: plan.devices, scheduler: plan.scheduler }, true, plan.devices.length);
+    holder.pool = new InferencePool(native, pending, { devices: plan.devices, scheduler: plan.scheduler }, true, plan.devices.length);
     holder.pool.#loadMs = performance.now() - started;
     return holder.pool;
   }
@@ -154,18 +157,22 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
         `the token belongs to process ${String(pid)}, not this one (${process.pid}): a shared pool can only be attached from worker_threads of the process that created it`,
       );
     }
-    const { native, holder } = InferencePool.#newNative();
+    const { native, holder, pending } = InferencePool.#newNative();
     native.attach(id);
     const healthy = native.stats().engines.filter((e) => e.healthy).length;
-    holder.pool = new InferencePool(native, { devices: [...plan.devices], scheduler: { ...plan.scheduler } }, false, healthy);
+    holder.pool = new InferencePool(native, pending, { devices: [...plan.devices], scheduler: { ...plan.scheduler } }, false, healthy);
     return holder.pool;
   }
 
-  /** A native pool for this thread, with its completion wake-up; `holder.pool` is set once the JS pool exists. */
-  static #newNative(): { native: NativePool; holder: { pool?: InferencePool } } {
+  /**
+   * A native pool for this thread, with its completion wake-up and the promises of its requests;
+   * `holder.pool` is set once the JS pool exists.
+   */
+  static #newNative(): { native: NativePool; holder: { pool?: InferencePool }; pending: PendingRequests } {
     // Native events arrive before the pool object exists only in theory (no request has run);
     // the holder lets the handler find the pool once it does.
     const holder: { pool?: InferencePool } = {};
+    const pending = new PendingRequests();
     // Completions settle at once when engines wake the JS thread. But Node's thread-safe-function
     // dispatch calls back again and again (up to 1000 times in one go) while fast engines keep
     // finishing, and timers would wait all that time: after 2 ms of back-to-back wake-ups, the
@@ -194,8 +201,9 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
         setImmediate(drainDeferred);
       },
       threadId,
+      (slab, values) => pending.settle(slab, values),
     );
-    return { native, holder };
+    return { native, holder, pending };
   }
 
   /**
@@ -388,11 +396,14 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     if (output !== undefined) this.#outputLayouts.check(normalized, output);
     const cancellable = signal !== undefined || timeoutMs > 0;
     const id = cancellable ? ++this.#nextId : 0;
-    let pending: Promise<unknown>;
+    // The table holds the inputs until the request settles: engines read their arrays in place.
+    const { ticket, promise } = this.#pending.add<unknown>(normalized);
+    let pending = promise;
     try {
-      pending = this.#native.infer(args, kwargs, id, priority, timeoutMs, batchable, output);
+      this.#native.infer(args, kwargs, ticket, id, priority, timeoutMs, batchable, output);
       if (output !== undefined) pending = pending.then((result) => { this.#outputLayouts.learn(normalized, output, result as InferOutput); return result; });
     } catch (error) {
+      this.#pending.release(ticket);
       if (error instanceof TorchpoolError && error.code === ErrorCodes.QUEUE_FULL) {
         const { maxQueueSize } = this.#plan.scheduler;
         this.#emitLater('queueFull', { queueDepth: maxQueueSize, maxQueueSize });

@@ -19,9 +19,13 @@ Status Invalid(const std::string& where, const std::string& what) {
   return Status(ErrorCode::kInvalidArg, where + ": " + what);
 }
 
-Status ShapeFromJs(const Napi::Value& value, const std::string& where,
+Status Invalid(const ValuePath& where, const char* suffix, const std::string& what) {
+  return Invalid(where.str() + suffix, what);
+}
+
+Status ShapeFromJs(const Napi::Value& value, const ValuePath& where,
                    std::vector<int64_t>* shape, int64_t* numel) {
-  if (!value.IsArray()) return Invalid(where + ".shape", "expected an array of dimensions");
+  if (!value.IsArray()) return Invalid(where, ".shape", "expected an array of dimensions");
   Napi::Array dims = value.As<Napi::Array>();
   *numel = 1;
   shape->resize(dims.Length());
@@ -29,7 +33,7 @@ Status ShapeFromJs(const Napi::Value& value, const std::string& where,
     Napi::Value dim = dims.Get(i);
     double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1.0;
     if (!dim.IsNumber() || d < 0 || std::floor(d) != d || d > kMaxSafeInteger) {
-      return Invalid(where + ".shape[" + std::to_string(i) + "]",
+      return Invalid(where, (".shape[" + std::to_string(i) + "]").c_str(),
                      "expected a non-negative integer dimension");
     }
     (*shape)[i] = static_cast<int64_t>(d);
@@ -38,33 +42,32 @@ Status ShapeFromJs(const Napi::Value& value, const std::string& where,
   return Status::Ok();
 }
 
-Status TensorFromJs(const Napi::Object& object, const std::string& where, c10::IValue* out,
-                    std::vector<void*>* holds) {
+Status TensorFromJs(const Napi::Object& object, const ValuePath& where, c10::IValue* out) {
   Napi::Value data_value = object.Get("data");
   if (!data_value.IsTypedArray()) {
-    return Invalid(where + ".data", "expected a TypedArray");
+    return Invalid(where, ".data", "expected a TypedArray");
   }
   Napi::TypedArray data = data_value.As<Napi::TypedArray>();
   Napi::Value dtype_value = object.Get("dtype");
   const DtypeInfo* dtype = nullptr;
   if (dtype_value.IsUndefined()) {
     dtype = DefaultDtypeFor(data.TypedArrayType());
-    if (dtype == nullptr) return Invalid(where + ".data", "this TypedArray type has no dtype");
+    if (dtype == nullptr) return Invalid(where, ".data", "this TypedArray type has no dtype");
   } else {
     std::string name = dtype_value.IsString() ? dtype_value.As<Napi::String>().Utf8Value() : "";
     dtype = FindDtype(name);
-    if (dtype == nullptr) return Invalid(where + ".dtype", "unsupported dtype '" + name + "'");
+    if (dtype == nullptr) return Invalid(where, ".dtype", "unsupported dtype '" + name + "'");
   }
   napi_typedarray_type array_type = data.TypedArrayType();
   if (array_type == napi_uint8_clamped_array) array_type = napi_uint8_array;
   if (array_type != dtype->array_type) {
-    return Invalid(where + ".data", std::string("this TypedArray does not hold ") + dtype->name);
+    return Invalid(where, ".data", std::string("this TypedArray does not hold ") + dtype->name);
   }
   std::vector<int64_t> shape;
   int64_t numel = 0;
   TORCHPOOL_RETURN_IF_ERROR(ShapeFromJs(object.Get("shape"), where, &shape, &numel));
   if (static_cast<size_t>(numel) != data.ElementLength()) {
-    return Invalid(where + ".data", "shape holds " + std::to_string(numel) +
+    return Invalid(where, ".data", "shape holds " + std::to_string(numel) +
                                         " elements but data has " +
                                         std::to_string(data.ElementLength()));
   }
@@ -75,7 +78,7 @@ Status TensorFromJs(const Napi::Object& object, const std::string& where, c10::I
   if (napi_get_typedarray_info(object.Env(), data, nullptr, nullptr, &view_data, nullptr, nullptr) !=
           napi_ok ||
       (view_data == nullptr && numel > 0)) {
-    return Status(ErrorCode::kInternal, where + ".data: cannot read this TypedArray's memory");
+    return Status(ErrorCode::kInternal, where.str() + ".data: cannot read this TypedArray's memory");
   }
   const uint8_t* source = static_cast<const uint8_t*>(view_data);
   if (dtype->scalar_type == c10::ScalarType::Bool || numel == 0) {
@@ -86,24 +89,18 @@ Status TensorFromJs(const Napi::Object& object, const std::string& where, c10::I
     *out = std::move(tensor);
     return Status::Ok();
   }
-  // A view of the caller's memory: no copy on the JS thread. The reference keeps the array alive
+  // A view of the caller's memory: no copy on the JS thread. lib/settle.ts keeps the array alive
   // until the request settles; the documented contract is that the caller leaves it unchanged
   // until then (as with fs.write).
-  napi_ref ref = nullptr;
-  napi_status s = napi_create_reference(object.Env(), data, 1, &ref);
-  if (s != napi_ok) return Status(ErrorCode::kInternal, where + ": could not reference input data");
-  holds->push_back(ref);
   *out = at::from_blob(const_cast<uint8_t*>(source), shape, options);
   return Status::Ok();
 }
 
-Status ListFromJs(const Napi::Array& array, const std::string& where, c10::IValue* out,
-                  std::vector<void*>* holds) {
+Status ListFromJs(const Napi::Array& array, const ValuePath& where, c10::IValue* out) {
   std::vector<c10::IValue> items(array.Length());
   bool all_tensors = true, all_ints = true, all_numbers = true, all_bools = true;
   for (uint32_t i = 0; i < array.Length(); ++i) {
-    TORCHPOOL_RETURN_IF_ERROR(
-        JsToIValue(array.Get(i), where + "[" + std::to_string(i) + "]", &items[i], holds));
+    TORCHPOOL_RETURN_IF_ERROR(JsToIValue(array.Get(i), ValuePath(&where, i), &items[i]));
     all_tensors = all_tensors && items[i].isTensor();
     all_ints = all_ints && items[i].isInt();
     all_numbers = all_numbers && (items[i].isInt() || items[i].isDouble());
@@ -126,7 +123,7 @@ Status ListFromJs(const Napi::Array& array, const std::string& where, c10::IValu
     for (auto& item : items) list.push_back(item.toBool());
     *out = std::move(list);
   } else {
-    return Invalid(where, "a list must hold only tensors, only numbers or only booleans");
+    return Invalid(where.str(), "a list must hold only tensors, only numbers or only booleans");
   }
   return Status::Ok();
 }
@@ -197,8 +194,13 @@ Napi::Value TensorToJs(Napi::Env env, const at::Tensor& tensor, Status* status, 
 
 }  // namespace
 
-Status JsToIValue(const Napi::Value& value, const std::string& where, c10::IValue* out,
-                  std::vector<void*>* holds) {
+std::string ValuePath::str() const {
+  if (parent_ == nullptr) return root_;
+  if (name_ != nullptr) return parent_->str() + "." + *name_;
+  return parent_->str() + "[" + std::to_string(index_) + "]";
+}
+
+Status JsToIValue(const Napi::Value& value, const ValuePath& where, c10::IValue* out) {
   if (value.IsNull() || value.IsUndefined()) {
     *out = c10::IValue();
   } else if (value.IsBoolean()) {
@@ -213,16 +215,16 @@ Status JsToIValue(const Napi::Value& value, const std::string& where, c10::IValu
   } else if (value.IsBigInt()) {
     bool lossless = false;
     int64_t v = value.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) return Invalid(where, "BigInt does not fit in int64");
+    if (!lossless) return Invalid(where.str(), "BigInt does not fit in int64");
     *out = v;
   } else if (value.IsString()) {
     *out = value.As<Napi::String>().Utf8Value();
   } else if (value.IsArray()) {
-    return ListFromJs(value.As<Napi::Array>(), where, out, holds);
+    return ListFromJs(value.As<Napi::Array>(), where, out);
   } else if (value.IsObject() && !value.IsFunction()) {
-    return TensorFromJs(value.As<Napi::Object>(), where, out, holds);
+    return TensorFromJs(value.As<Napi::Object>(), where, out);
   } else {
-    return Invalid(where, "expected a tensor ({ data, shape, dtype? }), a number, a boolean, "
+    return Invalid(where.str(), "expected a tensor ({ data, shape, dtype? }), a number, a boolean, "
                           "a string, null or an array");
   }
   return Status::Ok();

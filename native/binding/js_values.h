@@ -1,8 +1,7 @@
 #pragma once
 // Conversions between JavaScript values and the values a TorchScript forward takes and returns.
 // Runs on the JS thread only, and copies nothing large there: input tensors are views of the
-// caller's TypedArrays (kept alive by references until the request settles), and output tensors
-// that own their memory become external ArrayBuffers.
+// caller's TypedArrays, and output tensors that own their memory become external ArrayBuffers.
 
 #include <ATen/core/ivalue.h>
 #include <napi.h>
@@ -15,12 +14,27 @@
 
 namespace torchpool {
 
-// `where` names the value in error messages, e.g. "inputs[1]" or "inputs.mask". References to
-// the TypedArrays the tensors read from are appended to `holds` (napi_ref, as void*); release
-// them with ReleaseInputRefs once the request is done.
-Status JsToIValue(const Napi::Value& value, const std::string& where, c10::IValue* out,
-                  std::vector<void*>* holds);
+// Names a value in error messages ("inputs[1]", "inputs.mask[0]"). The string is only built
+// when there is an error to report: a request's inputs are parsed without allocating names.
+class ValuePath {
+ public:
+  explicit ValuePath(const char* root) : root_(root) {}
+  ValuePath(const ValuePath* parent, uint32_t index) : parent_(parent), index_(index) {}
+  ValuePath(const ValuePath* parent, const std::string* name) : parent_(parent), name_(name) {}
+  std::string str() const;
 
+ private:
+  const char* root_ = "";
+  const ValuePath* parent_ = nullptr;
+  uint32_t index_ = 0;
+  const std::string* name_ = nullptr;
+};
+
+// Tensors are views of the caller's TypedArrays, not copies: whoever calls this keeps those
+// arrays alive (and the caller unchanged) while the tensors are in use.
+Status JsToIValue(const Napi::Value& value, const ValuePath& where, c10::IValue* out);
+
+// Deletes the references in `holds` (napi_ref, as void*).
 void ReleaseInputRefs(Napi::Env env, std::vector<void*>& holds);
 
 // Outputs must already be host tensors (see engine/ivalue_tensors.h).

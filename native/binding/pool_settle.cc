@@ -1,10 +1,12 @@
 // PoolWrap, the way back (JS thread): engines' completions wake this thread (OnCompletionsReady),
-// which drains its client's queue, turns each output into JavaScript values and settles its
-// promise; engine health news becomes an `engineUnhealthy` event. The way in is pool_wrap.cc.
+// which drains its client's queue and hands the results to lib/settle.ts in one batch
+// (settled_records.h), which settles the promises; engine health news becomes an
+// `engineUnhealthy` event. The way in is pool_wrap.cc.
 
 #include "binding/errors.h"
 #include "binding/js_values.h"
 #include "binding/pool_wrap.h"
+#include "binding/settled_records.h"
 
 namespace torchpool {
 
@@ -52,41 +54,40 @@ void PoolWrap::DrainCompletions(Napi::Env env) {
     EmitEngineUnhealthy(env, event);
   }
   const Clock::time_point drained = Clock::now();
-  for (RequestPtr& request : requests) {
-    Napi::HandleScope scope(env);
-    request->drained = drained;
-    Settle(env, *request);
-    request.reset();
-  }
+  for (RequestPtr& request : requests) request->drained = drained;
+  if (!requests.empty()) SettleAll(env, std::move(requests));
   FinishDetachIfIdle(env);
 }
 
-void PoolWrap::Settle(Napi::Env env, Request& request) {
-  auto deferred = static_cast<napi_deferred>(request.js_deferred);
-  Napi::Value value;
-  Status status = request.status;
-  if (status.ok()) {
+void PoolWrap::SettleAll(Napi::Env env, std::vector<RequestPtr> requests, const Status* status) {
+  if (requests.empty()) return;
+  Napi::HandleScope scope(env);
+  if (status != nullptr) {
+    for (RequestPtr& request : requests) request->status = *status;
+  }
+  const SettledBatch batch = PackSettled(env, requests);
+  for (RequestPtr& request : requests) {
+    // Only now may the caller's input arrays go (lib/settle.ts drops them when it settles): the
+    // output could have been a view of one, and PackSettled has copied it.
+    request->output = c10::IValue();
+    request->args.clear();
+    request->kwargs.clear();
+    ReleaseInputRefs(env, request->js_output_refs);
+    client_->CountSettled(request->status.ok());
+  }
+  if (!on_settled_.IsEmpty()) {
     try {
-      status = request.output_targets.empty() ? IValueToJs(env, request.output, &value)
-                                              : OutputToJs(env, request.output, request.output_targets, request.js_output_refs, &value);
-    } catch (const Napi::Error& error) {
-      status = Status(ErrorCode::kInternal, error.Message());
+      on_settled_.Call({batch.slab, batch.values});
+    } catch (const Napi::Error&) {
+      // lib/settle.ts does not throw; a thread being torn down cannot be called into. Settling
+      // the rest of the pool's work goes on either way.
     }
   }
-  request.output = c10::IValue();
-  // Only now may the caller's input arrays go: the output could have been a view of one.
-  request.args.clear();
-  request.kwargs.clear();
-  ReleaseInputRefs(env, request.js_input_refs);
-  ReleaseInputRefs(env, request.js_output_refs);
-  client_->CountSettled(status.ok());
-  if (status.ok()) {
-    napi_resolve_deferred(env, deferred, value);
-  } else {
-    napi_reject_deferred(env, deferred, MakeError(env, status));
+  for (RequestPtr& request : requests) {
+    core_->RecordLatency(*request);  // after settling, so that settleMs and totalMs include it
+    request.reset();
+    EndRequest(env);
   }
-  core_->RecordLatency(request);  // after settling, so that settleMs and totalMs include it
-  EndRequest(env);
 }
 
 void PoolWrap::EmitEngineUnhealthy(Napi::Env env, const EngineEvent& event) {
@@ -100,15 +101,6 @@ void PoolWrap::EmitEngineUnhealthy(Napi::Env env, const EngineEvent& event) {
     on_event_.Call({Napi::String::New(env, "engineUnhealthy"), details});
   } catch (const Napi::Error&) {
     // lib/pool.ts defers listeners to a microtask, so this does not happen; settling goes on.
-  }
-}
-
-void PoolWrap::SettleAll(Napi::Env env, std::vector<RequestPtr> requests, const Status& status) {
-  for (RequestPtr& request : requests) {
-    Napi::HandleScope scope(env);
-    request->status = status;
-    Settle(env, *request);
-    request.reset();
   }
 }
 

@@ -27,6 +27,8 @@ PoolWrap::PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(
   Napi::Env env = info.Env();
   if (info[0].IsFunction()) on_event_ = Napi::Persistent(info[0].As<Napi::Function>());
   if (info[2].IsNumber()) thread_id_ = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+  if (!info[3].IsFunction()) ThrowError(env, ErrorCode::kInternal, "NativePool needs its onSettled callback");
+  on_settled_ = Napi::Persistent(info[3].As<Napi::Function>());
   relay_ = new Relay{this};
   if (info[1].IsFunction()) {
     // The JS side defers the drain to setImmediate (lib/pool.ts): Node's thread-safe-function
@@ -89,6 +91,7 @@ void PoolWrap::ReleaseNativeHandles() {
     napi_remove_env_cleanup_hook(env_, &PoolWrap::OnEnvCleanup, this);
   }
   on_event_.Reset();
+  on_settled_.Reset();
   if (held_for_sharing_) {
     held_for_sharing_ = false;
     try {
@@ -164,31 +167,31 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
   if (state_ != State::kReady) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
   auto request = std::make_unique<Request>();
   Status status;
+  const ValuePath inputs("inputs");
   Napi::Array args = info[0].As<Napi::Array>();
   request->args.resize(args.Length());
   for (uint32_t i = 0; i < args.Length() && status.ok(); ++i) {
-    status = JsToIValue(args.Get(i), "inputs[" + std::to_string(i) + "]", &request->args[i],
-                        &request->js_input_refs);
+    status = JsToIValue(args.Get(i), ValuePath(&inputs, i), &request->args[i]);
   }
   if (status.ok() && info[1].IsObject()) {
     Napi::Object kwargs = info[1].As<Napi::Object>();
     Napi::Array names = kwargs.GetPropertyNames();
     for (uint32_t i = 0; i < names.Length() && status.ok(); ++i) {
       std::string name = names.Get(i).As<Napi::String>().Utf8Value();
-      status = JsToIValue(kwargs.Get(name), "inputs." + name, &request->kwargs[name],
-                          &request->js_input_refs);
+      status = JsToIValue(kwargs.Get(name), ValuePath(&inputs, &name), &request->kwargs[name]);
     }
   }
   if (status.ok()) status = core_->signature().Prepare(request->args, request->kwargs);
   // infer(..., { output }): the caller's arrays the outputs are written into.
-  if (status.ok() && info.Length() > 6 && info[6].IsObject()) {
-    status = JsToOutputTargets(env, info[6], &request->output_targets, &request->js_output_refs);
+  if (status.ok() && info.Length() > 7 && info[7].IsObject()) {
+    status = JsToOutputTargets(env, info[7], &request->output_targets, &request->js_output_refs);
   }
   if (status.ok()) {
-    request->id = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-    request->priority = info[3].As<Napi::Number>().Int32Value();
-    const double timeout_ms = info[4].As<Napi::Number>().DoubleValue();
-    const bool batchable = info[5].ToBoolean().Value();
+    request->ticket = info[2].As<Napi::Number>().Uint32Value();
+    request->id = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
+    request->priority = info[4].As<Napi::Number>().Int32Value();
+    const double timeout_ms = info[5].As<Napi::Number>().DoubleValue();
+    const bool batchable = info[6].ToBoolean().Value();
     request->enqueued = Clock::now();
     if (timeout_ms > 0) {
       request->deadline = request->enqueued + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
@@ -202,25 +205,19 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
     }
   }
   if (status.ok()) {
-    // The deferred is attached after the push: only this thread settles its requests, and it
-    // does so after this call returns, so an engine may already be running it meanwhile.
+    // Only this thread settles its requests, after this call returns (lib/settle.ts holds the
+    // promise under the ticket), so an engine may already be running it meanwhile.
     request->BindClient(client_);
-    Request* queued = request.get();
     status = core_->Submit(request);
     if (status.ok()) {
-      napi_deferred deferred;
-      napi_value promise;
-      NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-      queued->js_deferred = deferred;
       BeginRequest(env);
-      return Napi::Value(env, promise);
+      return env.Undefined();
     }
   }
   // Refused (bad input, QUEUE_FULL, NO_DEVICE, CLOSED): a synchronous error, nothing was
   // queued; lib/pool.ts turns it into a rejection.
   request->args.clear();
   request->kwargs.clear();
-  ReleaseInputRefs(env, request->js_input_refs);
   ReleaseInputRefs(env, request->js_output_refs);
   throw Napi::Error(env, MakeError(env, status));
 }
@@ -235,8 +232,9 @@ Napi::Value PoolWrap::Cancel(const Napi::CallbackInfo& info) {
   if (!request) return Napi::Boolean::New(env, false);
   request->status = timeout ? TimeoutStatus()
                             : Status(ErrorCode::kAborted, "the request was aborted before it started");
-  Settle(env, *request);
-  request.reset();
+  std::vector<RequestPtr> cancelled;
+  cancelled.push_back(std::move(request));
+  SettleAll(env, std::move(cancelled));
   FinishDetachIfIdle(env);
   return Napi::Boolean::New(env, true);
 }
@@ -251,7 +249,7 @@ Napi::Value PoolWrap::Close(const Napi::CallbackInfo& info) {
         core_->CloseNow(closed);
         DrainCompletions(env);
       } else {
-        SettleAll(env, core_->TakeQueued(client_.get()), closed);
+        SettleAll(env, core_->TakeQueued(client_.get()), &closed);
         FinishDetachIfIdle(env);
       }
     }
@@ -263,7 +261,7 @@ Napi::Value PoolWrap::Close(const Napi::CallbackInfo& info) {
   if (!owner_) {
     napi_value promise;
     NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &detach_deferred_, &promise), Napi::Value());
-    if (!drain) SettleAll(env, core_->TakeQueued(client_.get()), closed);
+    if (!drain) SettleAll(env, core_->TakeQueued(client_.get()), &closed);
     FinishDetachIfIdle(env);
     return Napi::Value(env, promise);
   }

@@ -21,8 +21,9 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new NativePool(onEvent, scheduleDrain, threadId): onEvent(name, details) reports engine
-  // health changes; scheduleDrain() is called when completions wait and must call drain() soon.
+  // new NativePool(onEvent, scheduleDrain, threadId, onSettled): onEvent(name, details) reports
+  // engine health changes; scheduleDrain() is called when completions wait and must call drain()
+  // soon; onSettled(slab, values) receives every batch of settled requests (settled_records.h).
   explicit PoolWrap(const Napi::CallbackInfo& info);
   ~PoolWrap() override;
 
@@ -64,9 +65,10 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
 
   void Connect(std::shared_ptr<PoolCore> core, bool owner);
   void DrainCompletions(Napi::Env env);
-  void Settle(Napi::Env env, Request& request);
   void EmitEngineUnhealthy(Napi::Env env, const EngineEvent& event);
-  void SettleAll(Napi::Env env, std::vector<RequestPtr> requests, const Status& status);
+  // Hands the requests' results (or `status`, when given, for all of them) to onSettled in one
+  // batch, then lets the requests go.
+  void SettleAll(Napi::Env env, std::vector<RequestPtr> requests, const Status* status = nullptr);
   void BeginRequest(Napi::Env env);
   void EndRequest(Napi::Env env);
   // An attached pool's close() completes once none of its requests is in flight any more.
@@ -85,6 +87,7 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   bool tsfn_live_ = false;
   bool cleanup_hook_live_ = false;
   Napi::FunctionReference on_event_;
+  Napi::FunctionReference on_settled_;
   uint64_t thread_id_ = 0;
   bool owner_ = true;
   bool held_for_sharing_ = false;  // an owner that shared stays alive until close()

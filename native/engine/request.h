@@ -62,12 +62,12 @@ struct Request {
   Clock::time_point finished;  // handed to its thread's client
   Clock::time_point drained;   // taken by its JS thread to settle
 
-  // Owned by the JS side and opaque here; only the JS thread touches them (binding/pool_wrap.cc):
-  // the promise to settle, and references that keep input TypedArrays alive while tensors in
-  // `args` / `kwargs` read their memory without a copy.
-  void* js_deferred = nullptr;
-  std::vector<void*> js_input_refs;
-  std::vector<void*> js_output_refs;  // the `output` arrays, in the order of output_targets
+  // The JS side's handle on its promise (lib/settle.ts), which also keeps the input TypedArrays
+  // that tensors in `args` / `kwargs` read without a copy alive until the request settles.
+  uint32_t ticket = 0;
+  // The `output` arrays (napi_ref, as void*; only the JS thread touches them), in the order of
+  // output_targets.
+  std::vector<void*> js_output_refs;
 
   std::shared_ptr<Client> client;
 };

@@ -86,3 +86,26 @@ describe('dtype round trips through a forward', () => {
     outs.forEach((out, i) => expect((out.data as Float64Array).every((v) => v === i)).toBe(true));
   });
 });
+
+describe('results of one merged batch', () => {
+  it('each own exactly their bytes, whatever their dtype, in every batch a drain hands over', async () => {
+    // 64 concurrent requests: the engine finishes several while the JS thread is busy, and
+    // their small outputs reach JS together, in one slab.
+    const dtypes = Object.keys(DTYPES) as Dtype[];
+    const requests = Array.from({ length: 64 }, (_, i) => {
+      const dtype = dtypes[i % dtypes.length] as Dtype;
+      const data = samples[dtype]();
+      return { dtype, data, out: pool.infer<OutputTensor>({ data: data as never, shape: [1, 6], dtype }) };
+    });
+    for (const { dtype, data, out } of requests) {
+      const result = await out;
+      expect(result.dtype).toBe(dtype);
+      expect(result.shape).toEqual([1, 6]);
+      expect(result.data).toBeInstanceOf(DTYPES[dtype].array);
+      expect(Array.from(result.data as ArrayLike<unknown>)).toEqual(Array.from(data));
+      // No other request's output is reachable through .buffer.
+      expect(result.data.byteOffset).toBe(0);
+      expect(result.data.buffer.byteLength).toBe(result.data.byteLength);
+    }
+  });
+});

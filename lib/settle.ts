@@ -1,0 +1,81 @@
+/**
+ * The promises of requests in flight, and how they settle: native code hands each batch of
+ * finished requests over at once (native/binding/settled_records.h describes the layout), and
+ * this file settles their promises. Small tensor outputs arrive as bytes in one shared slab and
+ * each caller gets a copy of its own here, which costs far less on the JS thread than building
+ * every result through Node-API.
+ * @module
+ */
+import { type Dtype, DTYPES, type OutputTensor, type TensorData } from './tensor.js';
+
+type Settler = (value: unknown) => void;
+type SlabArray = TensorData & { slice(start: number, end: number): TensorData };
+
+const TENSOR_RECORD = 0;
+const VALUE_RECORD = 1;
+// In native/binding/dtypes.h order: the slab names a dtype by its index there.
+const DTYPE_NAMES = Object.keys(DTYPES) as Dtype[];
+const DTYPE_ARRAYS = DTYPE_NAMES.map((name) => DTYPES[name].array);
+
+/**
+ * Requests of one thread's pool that were submitted and not settled yet, by ticket: their
+ * promise's resolve and reject, and their inputs, which must stay alive while engines read the
+ * TypedArrays in place.
+ */
+export class PendingRequests {
+  #resolve: (Settler | undefined)[] = [];
+  #reject: (Settler | undefined)[] = [];
+  #inputs: unknown[] = [];
+  #free: number[] = [];
+
+  /** A new promise and the ticket that settles it. */
+  add<T>(inputs: unknown): { ticket: number; promise: Promise<T> } {
+    const ticket = this.#free.length > 0 ? (this.#free.pop() as number) : this.#resolve.length;
+    const promise = new Promise<T>((resolve, reject) => {
+      this.#resolve[ticket] = resolve as Settler;
+      this.#reject[ticket] = reject;
+    });
+    this.#inputs[ticket] = inputs;
+    return { ticket, promise };
+  }
+
+  /** Forgets a ticket whose request native code refused (its promise is dropped unsettled). */
+  release(ticket: number): void {
+    this.#resolve[ticket] = undefined;
+    this.#reject[ticket] = undefined;
+    this.#inputs[ticket] = undefined;
+    this.#free.push(ticket);
+  }
+
+  /** Settles every request of one batch from native code (the NativePool's onSettled). */
+  settle(slab: ArrayBuffer, values: unknown[]): void {
+    const header = new Int32Array(slab, 0, new Int32Array(slab, 0, 2)[1]);
+    const views: (SlabArray | undefined)[] = [];
+    let word = 2;
+    for (let n = header[0] as number; n > 0; n--) {
+      const ticket = header[word] as number;
+      const kind = header[word + 1];
+      const resolve = this.#resolve[ticket];
+      const reject = this.#reject[ticket];
+      this.release(ticket);
+      if (kind === TENSOR_RECORD) {
+        const dtype = header[word + 2] as number;
+        const array = DTYPE_ARRAYS[dtype] as (typeof DTYPE_ARRAYS)[number];
+        const bytes = array.BYTES_PER_ELEMENT;
+        const start = (header[word + 3] as number) / bytes;
+        const ndim = header[word + 5] as number;
+        const view = (views[dtype] ??= new array(slab, 0, Math.floor(slab.byteLength / bytes)) as SlabArray);
+        const shape: number[] = [];
+        for (let d = 0; d < ndim; d++) shape.push(header[word + 6 + d] as number);
+        const tensor: OutputTensor = { data: view.slice(start, start + (header[word + 4] as number)), shape, dtype: DTYPE_NAMES[dtype] as Dtype };
+        word += 6 + ndim;
+        resolve?.(tensor);
+      } else {
+        const value = values[header[word + 2] as number];
+        word += 3;
+        if (kind === VALUE_RECORD) resolve?.(value);
+        else reject?.(value);
+      }
+    }
+  }
+}
