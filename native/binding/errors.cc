@@ -6,6 +6,11 @@ AddonData& GetAddonData(Napi::Env env) {
   AddonData* data = env.GetInstanceData<AddonData>();
   if (data == nullptr) {
     data = new AddonData();
+    Napi::Array keys = Napi::Array::New(env, 3);
+    keys.Set(static_cast<uint32_t>(AddonData::kData), "data");
+    keys.Set(static_cast<uint32_t>(AddonData::kShape), "shape");
+    keys.Set(static_cast<uint32_t>(AddonData::kDtype), "dtype");
+    data->keys = Napi::Persistent(keys);
     env.SetInstanceData(data);  // deleted by node-addon-api when the environment goes
   }
   return *data;

@@ -40,6 +40,11 @@ Napi::Value Guarded(Napi::Env env, Fn&& body) {
 // Per-environment state; also owns the references that must die with the environment.
 struct AddonData {
   Napi::FunctionReference error_factory;
+  // Property names read on every infer(), made once: Get("data") would build and intern the
+  // string each time. Held in an array, as N-API 9 cannot reference a string itself.
+  enum Key : uint32_t { kData, kShape, kDtype };
+  Napi::Reference<Napi::Array> keys;
+  Napi::Value Key(Key key) const { return keys.Value().Get(static_cast<uint32_t>(key)); }
 };
 
 AddonData& GetAddonData(Napi::Env env);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "binding/dtypes.h"
+#include "binding/errors.h"
 
 namespace torchpool {
 namespace {
@@ -27,9 +28,10 @@ Status ShapeFromJs(const Napi::Value& value, const ValuePath& where,
                    std::vector<int64_t>* shape, int64_t* numel) {
   if (!value.IsArray()) return Invalid(where, ".shape", "expected an array of dimensions");
   Napi::Array dims = value.As<Napi::Array>();
+  const uint32_t ndim = dims.Length();
   *numel = 1;
-  shape->resize(dims.Length());
-  for (uint32_t i = 0; i < dims.Length(); ++i) {
+  shape->resize(ndim);
+  for (uint32_t i = 0; i < ndim; ++i) {
     Napi::Value dim = dims.Get(i);
     double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1.0;
     if (!dim.IsNumber() || d < 0 || std::floor(d) != d || d > kMaxSafeInteger) {
@@ -43,12 +45,13 @@ Status ShapeFromJs(const Napi::Value& value, const ValuePath& where,
 }
 
 Status TensorFromJs(const Napi::Object& object, const ValuePath& where, c10::IValue* out) {
-  Napi::Value data_value = object.Get("data");
+  const AddonData& keys = GetAddonData(object.Env());
+  Napi::Value data_value = object.Get(keys.Key(AddonData::kData));
   if (!data_value.IsTypedArray()) {
     return Invalid(where, ".data", "expected a TypedArray");
   }
   Napi::TypedArray data = data_value.As<Napi::TypedArray>();
-  Napi::Value dtype_value = object.Get("dtype");
+  Napi::Value dtype_value = object.Get(keys.Key(AddonData::kDtype));
   const DtypeInfo* dtype = nullptr;
   if (dtype_value.IsUndefined()) {
     dtype = DefaultDtypeFor(data.TypedArrayType());
@@ -65,7 +68,7 @@ Status TensorFromJs(const Napi::Object& object, const ValuePath& where, c10::IVa
   }
   std::vector<int64_t> shape;
   int64_t numel = 0;
-  TORCHPOOL_RETURN_IF_ERROR(ShapeFromJs(object.Get("shape"), where, &shape, &numel));
+  TORCHPOOL_RETURN_IF_ERROR(ShapeFromJs(object.Get(keys.Key(AddonData::kShape)), where, &shape, &numel));
   if (static_cast<size_t>(numel) != data.ElementLength()) {
     return Invalid(where, ".data", "shape holds " + std::to_string(numel) +
                                         " elements but data has " +
@@ -97,9 +100,10 @@ Status TensorFromJs(const Napi::Object& object, const ValuePath& where, c10::IVa
 }
 
 Status ListFromJs(const Napi::Array& array, const ValuePath& where, c10::IValue* out) {
-  std::vector<c10::IValue> items(array.Length());
+  const uint32_t length = array.Length();
+  std::vector<c10::IValue> items(length);
   bool all_tensors = true, all_ints = true, all_numbers = true, all_bools = true;
-  for (uint32_t i = 0; i < array.Length(); ++i) {
+  for (uint32_t i = 0; i < length; ++i) {
     TORCHPOOL_RETURN_IF_ERROR(JsToIValue(array.Get(i), ValuePath(&where, i), &items[i]));
     all_tensors = all_tensors && items[i].isTensor();
     all_ints = all_ints && items[i].isInt();

@@ -169,8 +169,9 @@ Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
   Status status;
   const ValuePath inputs("inputs");
   Napi::Array args = info[0].As<Napi::Array>();
-  request->args.resize(args.Length());
-  for (uint32_t i = 0; i < args.Length() && status.ok(); ++i) {
+  const uint32_t arg_count = args.Length();
+  request->args.resize(arg_count);
+  for (uint32_t i = 0; i < arg_count && status.ok(); ++i) {
     status = JsToIValue(args.Get(i), ValuePath(&inputs, i), &request->args[i]);
   }
   if (status.ok() && info[1].IsObject()) {
