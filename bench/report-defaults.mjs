@@ -26,11 +26,13 @@ export function openMpSection(data, { table }) {
   const out = ['## The JavaScript thread and OpenMP (CPU)', '',
     `- Date: ${data.machine.date}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}; hypervisor steal over the run ${data.machine.stealPercent.toFixed(1)}%`,
     `- Command: \`${data.machine.command}\`; ${data.requests} requests per run, median of ${data.repeats} runs, each setting in a process of its own, alternating with the raw C++ loop`,
-    '- Under load: 64 callers keep one batch-1 request each in flight on the MLP (256-1024-1024-10), default threads; "of raw" is against the raw C++ loop at batch 64 on the same threads (run with libgomp\'s defaults), the ratio taken per run.',
+    '- Under load: 64 callers keep one batch-1 request each in flight on the MLP (256-1024-1024-10), default threads. "Of raw, batch 64" is against the raw C++ loop at batch 64 on the same threads (run with libgomp\'s defaults); "of raw, batch 32" against it at batch 32, about the size the pool merges (one batch computes while the JS thread turns the other around), which leaves out batch-size efficiency. Ratios are taken per run. "JS per request": CPU time of the JS thread alone.',
     '- Alone: then the same pool runs one request at a time, batch 1 and batch 64 (p50): what the setting costs a lone caller.', ''];
   const us = (v) => (v === undefined ? 'n/a' : `${v.toFixed(0)} us`);
-  out.push(table(['OpenMP setting', 'maxBatchSize', 'rows/s under load', 'mean batch', 'raw rows/s (batch 64)', 'of raw', 'alone, batch 1', 'alone, batch 64', 'raw, batch 64'],
-    data.rows.map((r) => [r.setting, r.maxBatchSize, r.rows_per_s.toFixed(0), r.mean_batch.toFixed(1), r.raw_rows_per_s_batch64.toFixed(0), `${(100 * r.fraction_of_raw).toFixed(0)}%`,
+  const pct = (v) => (v === undefined ? 'n/a' : `${(100 * v).toFixed(0)}%`);
+  out.push(table(['OpenMP setting', 'maxBatchSize', 'rows/s under load', 'mean batch', 'JS per request', 'raw rows/s (batch 64 / 32)', 'of raw, batch 64', 'of raw, batch 32', 'alone, batch 1', 'alone, batch 64', 'raw, batch 64'],
+    data.rows.map((r) => [r.setting, r.maxBatchSize, r.rows_per_s.toFixed(0), r.mean_batch.toFixed(1), r.js_us_per_request === undefined ? 'n/a' : `${r.js_us_per_request.toFixed(1)} us`,
+      `${r.raw_rows_per_s_batch64.toFixed(0)} / ${r.raw_rows_per_s_batch32 === undefined ? 'n/a' : r.raw_rows_per_s_batch32.toFixed(0)}`, pct(r.fraction_of_raw), pct(r.fraction_of_raw_batch32),
       us(r.batch1_p50_us), us(r.batch64_p50_us), us(r.raw_batch64_p50_us)])), '');
   out.push('`OMP_WAIT_POLICY=active` in the default does not make the spin longer: libgomp cuts every spin to 100 iterations once the',
     'process has more OpenMP threads than cores, unless the policy is active. One pool of this MLP rarely gets there, so the two',

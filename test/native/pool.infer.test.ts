@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ErrorCodes, InferencePool, type OutputTensor, TorchpoolError,
@@ -173,6 +174,32 @@ describe('pool.infer errors', () => {
     expect(error.code).toBe(ErrorCodes.FORWARD);
     expect(error.message.split('\n')[0]).toMatch(/ValueError: torchpool test model: negative input/);
     expect(pool.stats().engines[0]!.failures).toBe(1);
+  });
+
+  it('settles each of hundreds of concurrent requests with its own outcome, round after round', async () => {
+    // Results reach JS in batches (one per drain) and promises are found again by ticket, which
+    // are reused once settled: every round mixes results, model errors, aborts and refusals.
+    const pool = await open('raises');
+    for (let round = 0; round < 5; round++) {
+      const abort = new AbortController();
+      setMaxListeners(50, abort.signal);
+      const expected: string[] = [];
+      const pending = Array.from({ length: 200 }, (_, i) => {
+        const value = round * 1000 + i;
+        if (i % 7 === 3) { expected.push('invalid'); return pool.infer({ data: new Float32Array(2), shape: [3] }); }
+        if (i % 5 === 1) { expected.push('forward'); return pool.infer({ data: new Float32Array([value, -1]), shape: [1, 2] }); }
+        if (i % 11 === 5) { expected.push('aborted'); return pool.infer({ data: new Float32Array([value, 1]), shape: [1, 2] }, { signal: abort.signal }); }
+        expected.push(String(2 * value));
+        return pool.infer<OutputTensor>({ data: new Float32Array([value, 1]), shape: [1, 2] });
+      });
+      abort.abort();
+      const outcomes = (await Promise.allSettled(pending)).map((r) =>
+        r.status === 'fulfilled' ? String((r.value as OutputTensor).data[0])
+          : ({ [ErrorCodes.INVALID_ARG]: 'invalid', [ErrorCodes.FORWARD]: 'forward', [ErrorCodes.ABORTED]: 'aborted' } as Record<string, string>)[(r.reason as TorchpoolError).code] ?? (r.reason as Error).message);
+      expect(outcomes).toEqual(expected);
+    }
+    const ok = await pool.infer<OutputTensor>({ data: new Float32Array([4, 5]), shape: [1, 2] });
+    expect(Array.from(ok.data as Float32Array)).toEqual([8, 10]);
   });
 
   it('rejects inputs that are not a tensor, array or record', async () => {
