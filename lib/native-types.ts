@@ -134,19 +134,11 @@ export interface NativePool {
   /** The token of this pool's engines in this process. */
   share(): number;
   /**
-   * Queues a request; its result comes back through onSettled under `ticket`. Throws
-   * synchronously for bad input, QUEUE_FULL and NO_DEVICE; nothing is queued then.
+   * Queues the requests of one turn of the event loop, as flat records (lib/submissions.ts,
+   * native/binding/pool_submit.cc); their results come back through onSettled by ticket.
+   * Returns the refused ones (bad input, QUEUE_FULL, NO_DEVICE, CLOSED) as [ticket, error, ...].
    */
-  infer(
-    args: readonly unknown[],
-    kwargs: object | null,
-    ticket: number,
-    id: number,
-    priority: number,
-    timeoutMs: number,
-    batchable: boolean,
-    output?: object,
-  ): void;
+  submit(objects: unknown[], numbers: Float64Array, count: number): unknown[] | undefined;
   /** Settles, through onSettled, the requests engines have finished (called from the scheduleDrain callback). */
   drain(): void;
   /** Settles a still-queued request with ABORTED or TIMEOUT; false if it already started. */

@@ -19,7 +19,8 @@ import { OutputLayouts } from './output-targets.js';
 import { checkProfileOptions, type ProfileOptions, type ProfileResult, recordProfile } from './profile.js';
 import { allocPinnedTensor, type PinnedTensor } from './pinned-input.js';
 import { PendingRequests } from './settle.js';
-import type { Dtype, InferInputs, InferOutput } from './tensor.js';
+import { SubmissionQueue } from './submissions.js';
+import type { Dtype, InferInputs, InferOutput, Tensor } from './tensor.js';
 import { checkBoolean, checkKnownKeys, checkOptionsObject, checkPositiveInteger, normalizeInputs } from './validate.js';
 
 /**
@@ -86,6 +87,13 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   readonly #stats = new StatsTracker();
   readonly #outputLayouts = new OutputLayouts();
   readonly #pending: PendingRequests;
+  readonly #submissions: SubmissionQueue;
+  // Cancels a request of this thread that is still queued (abort, timeout): submitted first,
+  // since one made in this turn of the event loop may not have reached native code yet.
+  readonly #cancel = (id: number, code: 'ABORTED' | 'TIMEOUT'): void => {
+    this.#submissions.flush();
+    this.#native.cancel(id, code);
+  };
   #nextId = 0;
   #loadMs: number | undefined;
   #healthyEngines: number;
@@ -95,6 +103,13 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     super();
     this.#native = native;
     this.#pending = pending;
+    this.#submissions = new SubmissionQueue(native, (ticket, error) => {
+      if (error instanceof TorchpoolError && error.code === ErrorCodes.QUEUE_FULL) {
+        const { maxQueueSize } = this.#plan.scheduler;
+        this.#emitLater('queueFull', { queueDepth: maxQueueSize, maxQueueSize });
+      }
+      pending.reject(ticket, error);
+    });
     this.#plan = plan;
     this.#owner = owner;
     this.#healthyEngines = healthyEngines;
@@ -336,6 +351,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
   /** Counters per engine and for the pool, with latency percentiles over recent requests. */
   stats(): PoolStats {
     const { maxBatchSize, maxQueueDelayMicros } = this.#plan.scheduler;
+    this.#submissions.flush();
     const raw = this.#native.stats();
     return this.#stats.snapshot(raw, { maxBatchSize, maxQueueDelayMicros }, this.#closing !== undefined || raw.closed, this.#loadMs);
   }
@@ -355,6 +371,8 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     const checked = checkOptionsObject(options);
     checkKnownKeys(checked, ['drain'], 'options');
     const drain = checkBoolean(checked.drain, 'options.drain') ?? false;
+    // Requests made before close() was called count as made before it.
+    this.#submissions.flush();
     if (this.#closing) {
       if (!drain) this.#native.close(false);
       return this.#closing;
@@ -389,7 +407,7 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
 
   #submit(inputs: InferInputs, control: RequestControl): Promise<InferOutput> {
     if (this.#closing) throw new TorchpoolError(ErrorCodes.CLOSED, 'the pool is closed');
-    const { signal, timeoutMs, priority, batchable, output } = control;
+    const { signal, timeoutMs, output } = control;
     if (signal?.aborted) throw abortedError(signal);
     const normalized = normalizeInputs(inputs);
     const { args, kwargs } = normalized;
@@ -398,19 +416,11 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
     const id = cancellable ? ++this.#nextId : 0;
     // The table holds the inputs until the request settles: engines read their arrays in place.
     const { ticket, promise } = this.#pending.add<unknown>(normalized);
+    const lone = kwargs === null && args.length === 1 && args[0] === inputs ? (inputs as Tensor) : undefined;
+    this.#submissions.add(normalized, lone, ticket, id, control);
     let pending = promise;
-    try {
-      this.#native.infer(args, kwargs, ticket, id, priority, timeoutMs, batchable, output);
-      if (output !== undefined) pending = pending.then((result) => { this.#outputLayouts.learn(normalized, output, result as InferOutput); return result; });
-    } catch (error) {
-      this.#pending.release(ticket);
-      if (error instanceof TorchpoolError && error.code === ErrorCodes.QUEUE_FULL) {
-        const { maxQueueSize } = this.#plan.scheduler;
-        this.#emitLater('queueFull', { queueDepth: maxQueueSize, maxQueueSize });
-      }
-      throw error;
-    }
-    return (cancellable ? controlled(this.#native, id, pending, control) : pending) as Promise<InferOutput>;
+    if (output !== undefined) pending = pending.then((result) => { this.#outputLayouts.learn(normalized, output, result as InferOutput); return result; });
+    return (cancellable ? controlled(this.#cancel, id, pending, control) : pending) as Promise<InferOutput>;
   }
 
   // Listeners run in a microtask: a throwing listener must not unwind native code or infer().

@@ -3,7 +3,6 @@
  * makes an abort reject at once even when the forward is already running.
  * @module
  */
-import type { NativePool } from './binding.js';
 import { describe, ErrorCodes, invalidArg, TorchpoolError } from './errors.js';
 import { checkOutputTargets, type OutputTargets } from './output-targets.js';
 import { checkKnownKeys } from './validate.js';
@@ -87,13 +86,13 @@ export function abortedError(signal: AbortSignal): TorchpoolError {
  * it removes from the queue (TIMEOUT, ABORTED); an abort of a running request rejects here and
  * the late result is dropped.
  */
-export function controlled<T>(native: NativePool, id: number, pending: Promise<T>, control: RequestControl): Promise<T> {
+export function controlled<T>(cancel: (id: number, code: 'ABORTED' | 'TIMEOUT') => void, id: number, pending: Promise<T>, control: RequestControl): Promise<T> {
   const { signal, timeoutMs } = control;
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
       cleanup();
-      native.cancel(id, 'ABORTED');
+      cancel(id, 'ABORTED');
       reject(abortedError(signal as AbortSignal));
     };
     const cleanup = (): void => {
@@ -103,7 +102,7 @@ export function controlled<T>(native: NativePool, id: number, pending: Promise<T
     if (timeoutMs > 0) {
       // The native side also checks the deadline when an engine picks the request up; this
       // timer makes the rejection arrive on time while every engine is busy.
-      timer = setTimeout(() => native.cancel(id, 'TIMEOUT'), timeoutMs);
+      timer = setTimeout(() => cancel(id, 'TIMEOUT'), timeoutMs);
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     pending.then(

@@ -39,12 +39,19 @@ export class PendingRequests {
     return { ticket, promise };
   }
 
-  /** Forgets a ticket whose request native code refused (its promise is dropped unsettled). */
+  /** Forgets a ticket (its promise is left as it is). */
   release(ticket: number): void {
     this.#resolve[ticket] = undefined;
     this.#reject[ticket] = undefined;
     this.#inputs[ticket] = undefined;
     this.#free.push(ticket);
+  }
+
+  /** Rejects a request native code refused (bad input, QUEUE_FULL, CLOSED). */
+  reject(ticket: number, error: unknown): void {
+    const reject = this.#reject[ticket];
+    this.release(ticket);
+    reject?.(error);
   }
 
   /** Settles every request of one batch from native code (the NativePool's onSettled). */

@@ -44,31 +44,24 @@ Status ShapeFromJs(const Napi::Value& value, const ValuePath& where,
   return Status::Ok();
 }
 
-Status TensorFromJs(const Napi::Object& object, const ValuePath& where, c10::IValue* out) {
-  const AddonData& keys = GetAddonData(object.Env());
-  Napi::Value data_value = object.Get(keys.Key(AddonData::kData));
+// The tensor over `data_value` (a TypedArray of `numel` elements) with `shape`; `dtype` null:
+// the dtype the array's type stands for.
+Status TensorFromParts(Napi::Env env, const Napi::Value& data_value, const DtypeInfo* dtype,
+                       const std::vector<int64_t>& shape, int64_t numel, const ValuePath& where,
+                       c10::IValue* out) {
   if (!data_value.IsTypedArray()) {
     return Invalid(where, ".data", "expected a TypedArray");
   }
   Napi::TypedArray data = data_value.As<Napi::TypedArray>();
-  Napi::Value dtype_value = object.Get(keys.Key(AddonData::kDtype));
-  const DtypeInfo* dtype = nullptr;
-  if (dtype_value.IsUndefined()) {
-    dtype = DefaultDtypeFor(data.TypedArrayType());
-    if (dtype == nullptr) return Invalid(where, ".data", "this TypedArray type has no dtype");
-  } else {
-    std::string name = dtype_value.IsString() ? dtype_value.As<Napi::String>().Utf8Value() : "";
-    dtype = FindDtype(name);
-    if (dtype == nullptr) return Invalid(where, ".dtype", "unsupported dtype '" + name + "'");
-  }
   napi_typedarray_type array_type = data.TypedArrayType();
+  if (dtype == nullptr) {
+    dtype = DefaultDtypeFor(array_type);
+    if (dtype == nullptr) return Invalid(where, ".data", "this TypedArray type has no dtype");
+  }
   if (array_type == napi_uint8_clamped_array) array_type = napi_uint8_array;
   if (array_type != dtype->array_type) {
     return Invalid(where, ".data", std::string("this TypedArray does not hold ") + dtype->name);
   }
-  std::vector<int64_t> shape;
-  int64_t numel = 0;
-  TORCHPOOL_RETURN_IF_ERROR(ShapeFromJs(object.Get(keys.Key(AddonData::kShape)), where, &shape, &numel));
   if (static_cast<size_t>(numel) != data.ElementLength()) {
     return Invalid(where, ".data", "shape holds " + std::to_string(numel) +
                                         " elements but data has " +
@@ -78,8 +71,7 @@ Status TensorFromJs(const Napi::Object& object, const ValuePath& where, c10::IVa
   // The view's own data pointer: it works for a SharedArrayBuffer too, which
   // TypedArray::ArrayBuffer() (an ArrayBuffer wrapper) refuses.
   void* view_data = nullptr;
-  if (napi_get_typedarray_info(object.Env(), data, nullptr, nullptr, &view_data, nullptr, nullptr) !=
-          napi_ok ||
+  if (napi_get_typedarray_info(env, data, nullptr, nullptr, &view_data, nullptr, nullptr) != napi_ok ||
       (view_data == nullptr && numel > 0)) {
     return Status(ErrorCode::kInternal, where.str() + ".data: cannot read this TypedArray's memory");
   }
@@ -97,6 +89,25 @@ Status TensorFromJs(const Napi::Object& object, const ValuePath& where, c10::IVa
   // until then (as with fs.write).
   *out = at::from_blob(const_cast<uint8_t*>(source), shape, options);
   return Status::Ok();
+}
+
+Status TensorFromJs(const Napi::Object& object, const ValuePath& where, c10::IValue* out) {
+  const AddonData& keys = GetAddonData(object.Env());
+  Napi::Value data_value = object.Get(keys.Key(AddonData::kData));
+  if (!data_value.IsTypedArray()) {
+    return Invalid(where, ".data", "expected a TypedArray");
+  }
+  Napi::Value dtype_value = object.Get(keys.Key(AddonData::kDtype));
+  const DtypeInfo* dtype = nullptr;
+  if (!dtype_value.IsUndefined()) {
+    std::string name = dtype_value.IsString() ? dtype_value.As<Napi::String>().Utf8Value() : "";
+    dtype = FindDtype(name);
+    if (dtype == nullptr) return Invalid(where, ".dtype", "unsupported dtype '" + name + "'");
+  }
+  std::vector<int64_t> shape;
+  int64_t numel = 0;
+  TORCHPOOL_RETURN_IF_ERROR(ShapeFromJs(object.Get(keys.Key(AddonData::kShape)), where, &shape, &numel));
+  return TensorFromParts(object.Env(), data_value, dtype, shape, numel, where, out);
 }
 
 Status ListFromJs(const Napi::Array& array, const ValuePath& where, c10::IValue* out) {
@@ -197,6 +208,26 @@ Napi::Value TensorToJs(Napi::Env env, const at::Tensor& tensor, Status* status, 
 }
 
 }  // namespace
+
+Status TensorFromFlat(Napi::Env env, const Napi::Value& data, int dtype_index, const double* dims,
+                      size_t ndim, const ValuePath& where, c10::IValue* out) {
+  const DtypeInfo* dtype = nullptr;
+  if (dtype_index < -1 || dtype_index >= static_cast<int>(sizeof(kDtypes) / sizeof(kDtypes[0]))) {
+    return Invalid(where, ".dtype", "unsupported dtype");
+  }
+  if (dtype_index >= 0) dtype = &kDtypes[dtype_index];
+  std::vector<int64_t> shape(ndim);
+  int64_t numel = 1;
+  for (size_t i = 0; i < ndim; ++i) {
+    const double d = dims[i];
+    if (!(d >= 0) || std::floor(d) != d || d > kMaxSafeInteger) {
+      return Invalid(where, (".shape[" + std::to_string(i) + "]").c_str(), "expected a non-negative integer dimension");
+    }
+    shape[i] = static_cast<int64_t>(d);
+    numel *= shape[i];
+  }
+  return TensorFromParts(env, data, dtype, shape, numel, where, out);
+}
 
 std::string ValuePath::str() const {
   if (parent_ == nullptr) return root_;

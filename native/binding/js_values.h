@@ -34,6 +34,11 @@ class ValuePath {
 // arrays alive (and the caller unchanged) while the tensors are in use.
 Status JsToIValue(const Napi::Value& value, const ValuePath& where, c10::IValue* out);
 
+// A tensor given in parts (lib/submissions.ts): `data` a TypedArray, `dtype_index` into kDtypes
+// or -1 for the array's own, and the shape. Checked as JsToIValue checks a { data, shape, dtype }.
+Status TensorFromFlat(Napi::Env env, const Napi::Value& data, int dtype_index, const double* dims,
+                      size_t ndim, const ValuePath& where, c10::IValue* out);
+
 // Deletes the references in `holds` (napi_ref, as void*).
 void ReleaseInputRefs(Napi::Env env, std::vector<void*>& holds);
 

@@ -12,7 +12,7 @@ Napi::Function PoolWrap::Define(Napi::Env env) {
                      {InstanceMethod<&PoolWrap::Guard<&PoolWrap::Load>>("load"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Attach>>("attach"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Share>>("share"),
-                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Infer>>("infer"),
+                      InstanceMethod<&PoolWrap::Guard<&PoolWrap::Submit>>("submit"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Cancel>>("cancel"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Drain>>("drain"),
                       InstanceMethod<&PoolWrap::Guard<&PoolWrap::Close>>("close"),
@@ -159,68 +159,6 @@ Napi::Value PoolWrap::Share(const Napi::CallbackInfo& info) {
     Ref();
   }
   return Napi::Number::New(env, static_cast<double>(token));
-}
-
-// infer(args, kwargs, id, priority, timeoutMs, batchable, output?): lib/pool.ts has validated the options.
-Napi::Value PoolWrap::Infer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (state_ != State::kReady) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
-  auto request = std::make_unique<Request>();
-  Status status;
-  const ValuePath inputs("inputs");
-  Napi::Array args = info[0].As<Napi::Array>();
-  const uint32_t arg_count = args.Length();
-  request->args.resize(arg_count);
-  for (uint32_t i = 0; i < arg_count && status.ok(); ++i) {
-    status = JsToIValue(args.Get(i), ValuePath(&inputs, i), &request->args[i]);
-  }
-  if (status.ok() && info[1].IsObject()) {
-    Napi::Object kwargs = info[1].As<Napi::Object>();
-    Napi::Array names = kwargs.GetPropertyNames();
-    for (uint32_t i = 0; i < names.Length() && status.ok(); ++i) {
-      std::string name = names.Get(i).As<Napi::String>().Utf8Value();
-      status = JsToIValue(kwargs.Get(name), ValuePath(&inputs, &name), &request->kwargs[name]);
-    }
-  }
-  if (status.ok()) status = core_->signature().Prepare(request->args, request->kwargs);
-  // infer(..., { output }): the caller's arrays the outputs are written into.
-  if (status.ok() && info.Length() > 7 && info[7].IsObject()) {
-    status = JsToOutputTargets(env, info[7], &request->output_targets, &request->js_output_refs);
-  }
-  if (status.ok()) {
-    request->ticket = info[2].As<Napi::Number>().Uint32Value();
-    request->id = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
-    request->priority = info[4].As<Napi::Number>().Int32Value();
-    const double timeout_ms = info[5].As<Napi::Number>().DoubleValue();
-    const bool batchable = info[6].ToBoolean().Value();
-    request->enqueued = Clock::now();
-    if (timeout_ms > 0) {
-      request->deadline = request->enqueued + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
-    }
-    const PaddingSpec& padding = core_->padding();
-    if (padding.enabled()) status = RequestLength(request->args, request->kwargs, padding, &request->length);
-    // A request longer than the largest length bucket runs alone, at its own length.
-    const bool too_long = padding.enabled() && !padding.buckets.empty() && request->length > padding.buckets.back();
-    if (status.ok() && batchable && !too_long && core_->scheduler().batching_enabled()) {
-      request->batch_key = BatchKey(request->args, request->kwargs, &request->rows, padding.enabled() ? &padding : nullptr);
-    }
-  }
-  if (status.ok()) {
-    // Only this thread settles its requests, after this call returns (lib/settle.ts holds the
-    // promise under the ticket), so an engine may already be running it meanwhile.
-    request->BindClient(client_);
-    status = core_->Submit(request);
-    if (status.ok()) {
-      BeginRequest(env);
-      return env.Undefined();
-    }
-  }
-  // Refused (bad input, QUEUE_FULL, NO_DEVICE, CLOSED): a synchronous error, nothing was
-  // queued; lib/pool.ts turns it into a rejection.
-  request->args.clear();
-  request->kwargs.clear();
-  ReleaseInputRefs(env, request->js_output_refs);
-  throw Napi::Error(env, MakeError(env, status));
 }
 
 // cancel(id, code): settles a request of this thread that is still queued with ABORTED or TIMEOUT.

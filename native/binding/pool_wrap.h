@@ -53,7 +53,7 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);
-  Napi::Value Infer(const Napi::CallbackInfo& info);
+  Napi::Value Submit(const Napi::CallbackInfo& info);  // pool_submit.cc
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -64,6 +64,9 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   Napi::Value ProfileStop(const Napi::CallbackInfo& info);
 
   void Connect(std::shared_ptr<PoolCore> core, bool owner);
+  // One request of submit(), read from its record; the status says why it cannot run.
+  Status ParseSubmission(Napi::Env env, const Napi::Array& objects, uint32_t* object, const double* numbers,
+                         size_t* word, Request* request);
   void DrainCompletions(Napi::Env env);
   void EmitEngineUnhealthy(Napi::Env env, const EngineEvent& event);
   // Hands the requests' results (or `status`, when given, for all of them) to onSettled in one

@@ -37,7 +37,7 @@ class PoolCore : public CompletionSink {
   // A detached client leaves stats().threads; its counters stay in the pool's totals.
   void RemoveClient(const Client* client);
 
-  Status Submit(RequestPtr& request) { return scheduler_.Submit(request); }
+  void Submit(std::vector<RequestPtr>& requests, std::vector<Status>* refusals) { scheduler_.Submit(requests, refusals); }
   RequestPtr Cancel(const Client* client, uint64_t id) { return scheduler_.Cancel(client, id); }
   // The queued requests of one thread, removed from the queue (its pool closes or its thread exits).
   std::vector<RequestPtr> TakeQueued(const Client* client) { return scheduler_.RemoveClient(client); }

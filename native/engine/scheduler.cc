@@ -32,28 +32,32 @@ void Scheduler::Configure(int engines, SchedulerOptions options) {
   batching_.store(options.max_batch_rows > 1);
 }
 
-Status Scheduler::Submit(RequestPtr& request) {
-  bool notify = false;
-  int lane;
+void Scheduler::Submit(std::vector<RequestPtr>& requests, std::vector<Status>* refusals) {
+  refusals->assign(requests.size(), Status::Ok());
+  std::vector<int> wake;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (closed_ || draining_) return Status(ErrorCode::kClosed, "the pool is closed");
-    if (healthy_ == 0) {
-      return Status(ErrorCode::kNoDevice,
-                    "no healthy engine is left: every engine was taken out after repeated "
-                    "device errors (see pool.stats())");
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (closed_ || draining_) {
+        (*refusals)[i] = Status(ErrorCode::kClosed, "the pool is closed");
+      } else if (healthy_ == 0) {
+        (*refusals)[i] = Status(ErrorCode::kNoDevice,
+                                "no healthy engine is left: every engine was taken out after repeated "
+                                "device errors (see pool.stats())");
+      } else if (options_.max_queue_size > 0 && queued_.load() >= options_.max_queue_size) {
+        (*refusals)[i] = Status(ErrorCode::kQueueFull, "the queue is full (" + std::to_string(options_.max_queue_size) +
+                                                           " requests waiting; maxQueueSize)");
+      } else {
+        bool notify = false;
+        const int lane = PickLane(*requests[i], &notify);
+        Push(lane, std::move(requests[i]));
+        if (notify && std::find(wake.begin(), wake.end(), lane) == wake.end()) wake.push_back(lane);
+      }
     }
-    if (options_.max_queue_size > 0 && queued_.load() >= options_.max_queue_size) {
-      return Status(ErrorCode::kQueueFull, "the queue is full (" +
-                                               std::to_string(options_.max_queue_size) +
-                                               " requests waiting; maxQueueSize)");
-    }
-    lane = PickLane(*request, &notify);
-    Push(lane, std::move(request));
     population_ = std::max(population_, static_cast<double>(queued_.load(std::memory_order_relaxed) + running_.load(std::memory_order_relaxed)));
   }
-  if (notify) lanes_[lane]->wake.notify_one();
-  return Status::Ok();
+  // One wake-up per engine, after the lock: it takes everything that arrived at once.
+  for (int lane : wake) lanes_[lane]->wake.notify_one();
 }
 
 int Scheduler::PickLane(const Request& request, bool* notify) {

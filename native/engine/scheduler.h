@@ -52,8 +52,10 @@ class Scheduler {
  public:
   void Configure(int engines, SchedulerOptions options);
 
-  // JS thread. On refusal (QUEUE_FULL, NO_DEVICE, CLOSED) `request` stays with the caller.
-  Status Submit(RequestPtr& request);
+  // JS thread: queues the requests one thread made in one turn of its event loop, under one
+  // lock. A refused one (QUEUE_FULL, NO_DEVICE, CLOSED) stays in `requests` with its reason in
+  // `refusals`; the others are moved out (left null).
+  void Submit(std::vector<RequestPtr>& requests, std::vector<Status>* refusals);
   // Removes a queued request of `client` (ids are per JS thread); nullptr when it already
   // started or finished.
   RequestPtr Cancel(const Client* client, uint64_t id);

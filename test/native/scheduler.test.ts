@@ -170,6 +170,38 @@ describe('dynamic batching', () => {
     }
   });
 
+  it('merges the requests of one turn of the event loop without any queue delay, even on an idle engine', async () => {
+    // They reach the queue together (one native call at the end of the turn), so the engine
+    // that wakes for the first finds all of them.
+    const pool = await InferencePool.create({ model: await modelPath('mlp'), devices: 'cpu', maxBatchSize: 8 });
+    try {
+      await pool.infer(row(randomFloats(256, 1), 256));
+      for (let round = 0; round < 3; round++) {
+        const before = pool.stats();
+        await Promise.all(Array.from({ length: 24 }, (_, i) => pool.infer(row(randomFloats(256, i + 2), 256))));
+        const after = pool.stats();
+        expect(after.requests - before.requests).toBe(24);
+        expect(after.batches - before.batches).toBe(3);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('counts requests made just before close() or stats() as made before them', async () => {
+    const pool = await InferencePool.create({ model: await modelPath('mlp'), devices: 'cpu' });
+    const made = pool.infer<OutputTensor>(row(randomFloats(256, 3), 256));
+    expect(pool.stats().inFlight).toBe(1);
+    const abort = new AbortController();
+    const aborted = pool.infer(row(randomFloats(256, 4), 256), { signal: abort.signal });
+    abort.abort();
+    await expect(aborted).rejects.toMatchObject({ code: ErrorCodes.ABORTED });
+    const last = pool.infer<OutputTensor>(row(randomFloats(256, 5), 256));
+    await pool.close({ drain: true });
+    expect((await made).shape).toEqual([1, 10]);
+    expect((await last).shape).toEqual([1, 10]);
+  });
+
   it('runs every request alone with batching: false', async () => {
     const pool = await InferencePool.create({ model: await modelPath('tuple_out'), devices: 'cpu', batching: false, maxQueueDelayMicros: 100_000 });
     try {

@@ -1,0 +1,91 @@
+/**
+ * The way in: requests made during one turn of the event loop go to native code together, at
+ * the end of that turn (a microtask), as flat records (native/binding/pool_submit.cc describes
+ * them). One call and one lock of the shared queue serve them all instead of one each, a lone
+ * tensor's data and shape travel without N-API reading an object's properties, and engines see
+ * the whole burst at once, so it merges into one batch.
+ * @module
+ */
+import type { NativePool } from './native-types.js';
+import type { RequestControl } from './request-control.js';
+import { DTYPES, type Dtype, type Tensor } from './tensor.js';
+import type { NormalizedInputs } from './validate.js';
+
+const LONE_TENSOR = 0;
+const ARGUMENTS = 1;
+const BATCHABLE = 1;
+const HAS_OUTPUT = 2;
+// In native/binding/dtypes.h order.
+const DTYPE_INDEX = new Map(Object.keys(DTYPES).map((name, i) => [name as Dtype, i]));
+
+/** What a refused request rejects with, by ticket. */
+export type RefusalHandler = (ticket: number, error: unknown) => void;
+
+export class SubmissionQueue {
+  readonly #native: NativePool;
+  readonly #onRefused: RefusalHandler;
+  readonly #flush = (): void => this.flush();
+  #objects: unknown[] = [];
+  #numbers = new Float64Array(1024);
+  #words = 0;
+  #count = 0;
+  #tickets: number[] = [];
+
+  constructor(native: NativePool, onRefused: RefusalHandler) {
+    this.#native = native;
+    this.#onRefused = onRefused;
+  }
+
+  /** Queues a checked request; it reaches the engines when this turn's microtasks run, or at flush(). */
+  add(inputs: NormalizedInputs, lone: Tensor | undefined, ticket: number, id: number, control: RequestControl): void {
+    if (this.#count === 0) queueMicrotask(this.#flush);
+    const { priority, timeoutMs, batchable, output } = control;
+    const ndim = lone === undefined ? 0 : lone.shape.length;
+    if (this.#words + 8 + ndim > this.#numbers.length) {
+      const grown = new Float64Array(2 * (this.#numbers.length + 8 + ndim));
+      grown.set(this.#numbers.subarray(0, this.#words));
+      this.#numbers = grown;
+    }
+    const numbers = this.#numbers;
+    let w = this.#words;
+    numbers[w++] = lone === undefined ? ARGUMENTS : LONE_TENSOR;
+    numbers[w++] = ticket;
+    numbers[w++] = id;
+    numbers[w++] = priority;
+    numbers[w++] = timeoutMs;
+    numbers[w++] = (batchable ? BATCHABLE : 0) | (output === undefined ? 0 : HAS_OUTPUT);
+    if (lone === undefined) {
+      this.#objects.push(inputs.args, inputs.kwargs);
+    } else {
+      numbers[w++] = lone.dtype === undefined ? -1 : (DTYPE_INDEX.get(lone.dtype) ?? -2);
+      numbers[w++] = ndim;
+      for (let d = 0; d < ndim; d++) numbers[w++] = lone.shape[d] as number;
+      this.#objects.push(lone.data);
+    }
+    if (output !== undefined) this.#objects.push(output);
+    this.#words = w;
+    this.#count++;
+    this.#tickets.push(ticket);
+  }
+
+  /** Hands everything queued to native code now (close(), cancel() and stats() call it first). */
+  flush(): void {
+    if (this.#count === 0) return;
+    const objects = this.#objects;
+    const count = this.#count;
+    const tickets = this.#tickets;
+    this.#objects = [];
+    this.#tickets = [];
+    this.#count = 0;
+    this.#words = 0;
+    let refused: unknown[] | undefined;
+    try {
+      refused = this.#native.submit(objects, this.#numbers, count);
+    } catch (error) {
+      for (const ticket of tickets) this.#onRefused(ticket, error);
+      return;
+    }
+    if (refused === undefined) return;
+    for (let i = 0; i < refused.length; i += 2) this.#onRefused(refused[i] as number, refused[i + 1]);
+  }
+}
