@@ -46,6 +46,8 @@ run(process.execPath, [path.join(root, 'bench', 'threads.mjs'), ...(quick ? ['--
 // Right by default (issue 20): cold start under load, and how OpenMP threads wait (CPU machines).
 run(process.execPath, [path.join(root, 'bench', 'cold-start.mjs'), ...(quick ? ['--quick'] : [])]);
 if (!gpu) run(process.execPath, [path.join(root, 'bench', 'openmp-wait.mjs'), ...(quick ? ['--quick'] : [])]);
+// What one request costs the JS thread (64 callers, a model too small to matter and the MLP).
+if (!gpu) run(process.execPath, [path.join(root, 'bench', 'js-turnaround.mjs'), ...(quick ? ['--quick'] : [])], env);
 // INT8 against fp32, outputs into the caller's memory, requests of different lengths.
 run(process.execPath, [path.join(root, 'bench', 'int8.mjs'), ...(quick ? ['--quick'] : [])]);
 run(process.execPath, [path.join(root, 'bench', 'output-buffers.mjs'), ...(quick ? ['--quick'] : [])]);

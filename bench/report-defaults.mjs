@@ -40,3 +40,17 @@ export function openMpSection(data, { table }) {
     'process with `GOMP_SPINCOUNT=1000` alone, 310-350 us with the default (bench/int8.mjs creates its fp32 pool first).', '');
   return out;
 }
+
+/** What one request costs the JS thread (bench/js-turnaround.mjs), with an earlier build measured the same way when there is one. */
+export function jsTurnaroundSection(data, before, { table }) {
+  const out = ['## What a request costs the JavaScript thread (CPU)', '',
+    `- Date: ${data.machine.date}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}; hypervisor steal over the run ${data.machine.stealPercent.toFixed(1)}%`,
+    `- Command: \`${data.machine.command}\`${before ? ` and, for the earlier build, \`${before.machine.command}\`` : ''}; median of ${data.repeats} runs, each in a process of its own, alternating with the raw C++ loop at the batch size the pool merged.`,
+    '- 64 callers keep one batch-1 request each in flight, default pool options. `tiny` (a 16x16 linear layer) costs almost nothing to run, so the JS thread is the limit; the MLP (256-1024-1024-10) is limited by its forward. "JS per request" is the CPU time of the JS thread alone over the run, divided by the requests. The peer, onnxruntime-node, runs the same model exported to ONNX with the same 64 requests in flight (its `run()` computes on the JS thread).', ''];
+  const rowsOf = (d) => d.rows.map((r) => [d.label, r.model, r.rows_per_s.toFixed(0), r.mean_batch.toFixed(1), `${r.js_us_per_request.toFixed(2)} us`,
+    r.raw_rows_per_s_at_merged_batch.toFixed(0), `${(100 * r.fraction_of_raw).toFixed(0)}%`, r.onnxruntime.error ? `n/a (${r.onnxruntime.error})` : r.onnxruntime.rows_per_s.toFixed(0),
+    r.onnxruntime.error ? 'n/a' : `${(r.rows_per_s / r.onnxruntime.rows_per_s).toFixed(2)}x`]);
+  out.push(table(['build', 'model', 'rows/s', 'mean batch', 'JS per request', 'raw rows/s at that batch', 'of raw', 'onnxruntime-node rows/s', 'torchpool / onnxruntime'],
+    [...rowsOf(data), ...(before ? rowsOf(before) : [])]), '');
+  return out;
+}

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { root } from './measure.mjs';
 import { batchingSection, gpuSection, latencyKnobsSection, mixedSection } from './report-gpu.mjs';
-import { coldStartSection, openMpSection } from './report-defaults.mjs';
+import { coldStartSection, jsTurnaroundSection, openMpSection } from './report-defaults.mjs';
 import { int8Section, outputBuffersSection, paddingSection } from './report-features.mjs';
 import { stagesSection } from './report-stages.mjs';
 import { threadsChart } from './threads-chart.mjs';
@@ -116,6 +116,8 @@ for (const suite of ['gpu', 'cpu']) {
 }
 const openmp = load('openmp-wait');
 if (openmp) out.push(...openMpSection(openmp, { table }));
+const turnaround = load('js-turnaround');
+if (turnaround) out.push(...jsTurnaroundSection(turnaround, load('js-turnaround-before'), { table }));
 
 const aoti = load('aoti-gpu');
 if (aoti) {

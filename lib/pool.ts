@@ -1,7 +1,8 @@
 /**
  * InferencePool: model replicas on every device, native threads, one shared queue, promises.
- * Data flow: infer() -> validate -> native Request -> scheduler (work-stealing lanes, batching)
- * -> engine thread -> forward -> completion queue -> promise settled on the JS thread.
+ * Data flow: infer() -> validate -> promise and ticket (settle.ts) -> the turn's submissions
+ * (submissions.ts) -> native Requests -> scheduler (work-stealing lanes, batching) -> engine
+ * thread -> forward -> completion queue -> a batch of results -> promises settled (settle.ts).
  * @module
  */
 import { Buffer } from 'node:buffer';

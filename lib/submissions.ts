@@ -1,9 +1,10 @@
 /**
- * The way in: requests made during one turn of the event loop go to native code together, at
- * the end of that turn (a microtask), as flat records (native/binding/pool_submit.cc describes
- * them). One call and one lock of the shared queue serve them all instead of one each, a lone
- * tensor's data and shape travel without N-API reading an object's properties, and engines see
- * the whole burst at once, so it merges into one batch.
+ * The way in: the first request of a turn of the event loop goes to native code at once, so it
+ * runs while the caller's code goes on; the others made in the same turn go together at its end
+ * (a microtask), as flat records (native/binding/pool_submit.cc describes them). One call and one
+ * lock of the shared queue serve them all instead of one each, a lone tensor's data and shape
+ * travel without N-API reading an object's properties, and a burst (the callers that one batch
+ * of results resumes) reaches the engines at once and merges into one batch.
  * @module
  */
 import type { NativePool } from './native-types.js';
@@ -24,7 +25,11 @@ export type RefusalHandler = (ticket: number, error: unknown) => void;
 export class SubmissionQueue {
   readonly #native: NativePool;
   readonly #onRefused: RefusalHandler;
-  readonly #flush = (): void => this.flush();
+  readonly #endTurn = (): void => {
+    this.flush();
+    this.#turnOpen = false;
+  };
+  #turnOpen = false;
   #objects: unknown[] = [];
   #numbers = new Float64Array(1024);
   #words = 0;
@@ -36,9 +41,13 @@ export class SubmissionQueue {
     this.#onRefused = onRefused;
   }
 
-  /** Queues a checked request; it reaches the engines when this turn's microtasks run, or at flush(). */
+  /** Submits a checked request: now if it is the turn's first, else when the turn's microtasks run (or at flush()). */
   add(inputs: NormalizedInputs, lone: Tensor | undefined, ticket: number, id: number, control: RequestControl): void {
-    if (this.#count === 0) queueMicrotask(this.#flush);
+    const first = !this.#turnOpen;
+    if (first) {
+      this.#turnOpen = true;
+      queueMicrotask(this.#endTurn);
+    }
     const { priority, timeoutMs, batchable, output } = control;
     const ndim = lone === undefined ? 0 : lone.shape.length;
     if (this.#words + 8 + ndim > this.#numbers.length) {
@@ -66,6 +75,7 @@ export class SubmissionQueue {
     this.#words = w;
     this.#count++;
     this.#tickets.push(ticket);
+    if (first) this.flush();
   }
 
   /** Hands everything queued to native code now (close(), cancel() and stats() call it first). */

@@ -1,4 +1,4 @@
-// Module initialisation only. The data flow starts in binding/pool_wrap.cc (InferencePool) and
+// Module initialisation only. The data flow starts in binding/pool_submit.cc (InferencePool) and
 // continues in engine/ (work queue -> engine thread -> completion queue).
 #include <napi.h>
 

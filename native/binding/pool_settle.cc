@@ -1,7 +1,7 @@
 // PoolWrap, the way back (JS thread): engines' completions wake this thread (OnCompletionsReady),
 // which drains its client's queue and hands the results to lib/settle.ts in one batch
 // (settled_records.h), which settles the promises; engine health news becomes an
-// `engineUnhealthy` event. The way in is pool_wrap.cc.
+// `engineUnhealthy` event. The way in is pool_submit.cc.
 
 #include "binding/errors.h"
 #include "binding/js_values.h"

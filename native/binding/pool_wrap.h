@@ -1,7 +1,7 @@
 #pragma once
-// The native half of InferencePool, one object per JavaScript thread: turns JS calls into
-// Requests for the shared PoolCore and settles their promises when engines hand them back
-// through this thread's Client. The owner (load) creates the engines; an attached pool (attach)
+// The native half of InferencePool, one object per JavaScript thread: turns submitted records
+// into Requests for the shared PoolCore (pool_submit.cc) and hands their results to the JS side
+// in batches when engines hand them back through this thread's Client (pool_settle.cc). The owner (load) creates the engines; an attached pool (attach)
 // uses the engines of a pool that another thread shared.
 
 #include <napi.h>
