@@ -89,7 +89,7 @@ const cpuEnd = stolen();
 const data = {
   machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, node: process.version,
     libtorch: `${torchpool.buildInfo().torchVersion} (${torchpool.buildInfo().torchOrigin})`,
-    command: `node bench/js-turnaround.mjs${argv.filter((a) => a !== '--child').length ? ` ${argv.join(' ')}` : ''}`,
+    command: ['node bench/js-turnaround.mjs', ...argv.map((a) => (/\s/.test(a) ? `'${a}'` : a))].join(' '),
     stealPercent: (100 * (cpuEnd.steal - cpuStart.steal)) / Math.max(1, cpuEnd.total - cpuStart.total) },
   label: flag('label', 'this build'), repeats, rows,
 };
