@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, onnxPeer, rawForward, root } from './measure.mjs';
+import { cpuTimes, jsThreadCpuMs, median, onnxPeer, rawForward, root } from './measure.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const argv = process.argv.slice(2);
@@ -27,15 +27,13 @@ if (argv[0] === '--child') {
   let next = 0;
   const worker = async (count) => { while (next++ < count) await pool.infer(x); };
   const loop = async (count) => { next = 0; await Promise.all(Array.from({ length: concurrency }, () => worker(count))); };
-  // CPU time of the JS thread alone: the main thread's task in /proc (clock ticks of 10 ms).
-  const jsThreadMs = () => { const f = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
   await loop(concurrency * 50);
   const before = pool.stats();
-  const js = jsThreadMs();
+  const js = jsThreadCpuMs();
   const start = performance.now();
   await loop(requests);
   const seconds = (performance.now() - start) / 1000;
-  const jsMs = jsThreadMs() - js;
+  const jsMs = jsThreadCpuMs() - js;
   const after = pool.stats();
   console.log(JSON.stringify({ rows_per_s: requests / seconds, js_us_per_request: (jsMs * 1000) / requests,
     mean_batch: (after.requests - before.requests) / Math.max(1, after.batches - before.batches), threads: after.engines[0].threads }));
@@ -52,7 +50,7 @@ const models = [
   { name: 'tiny', width: 16, requests: quick ? 300_000 : 1_000_000 },
   { name: 'mlp', width: 256, requests: quick ? 60_000 : 200_000 },
 ];
-const stolen = () => { const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number); return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 }; };
+const stolen = cpuTimes;
 const cpuStart = stolen();
 
 function child(file, width, requests) {

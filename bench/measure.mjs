@@ -19,6 +19,22 @@ export function median(values) {
   return percentile(values, 0.5);
 }
 
+/** CPU time (ms) of this process's JS thread alone: the main thread's task in /proc, in 10 ms clock ticks. */
+export function jsThreadCpuMs() {
+  const fields = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The machine's CPU ticks so far, all and stolen by the hypervisor (/proc/stat): two readings give the steal share between them. */
+export function cpuTimes() {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return undefined;  // not Linux
+  }
+}
+
 function randomInput(shape) {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);

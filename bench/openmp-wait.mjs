@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import torchpool from '../dist/index.js';
-import { median, rawEnvironment, rawForward, root } from './measure.mjs';
+import { cpuTimes, jsThreadCpuMs, median, rawEnvironment, rawForward, root } from './measure.mjs';
 
 const { InferencePool, builtinModelPath, buildInfo } = torchpool;
 const self = fileURLToPath(import.meta.url);
@@ -25,14 +25,12 @@ if (argv[0] === '--child') {
   const worker = async (count) => { while (next++ < count) await pool.infer(x); };
   const loop = async (count) => { next = 0; await Promise.all(Array.from({ length: concurrency }, () => worker(count))); };
   await loop(concurrency * 20);
-  // CPU time of the JS thread alone (the main thread's task in /proc), per request.
-  const jsThreadMs = () => { const f = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' '); return ((Number(f[11]) + Number(f[12])) * 1000) / 100; };
   const before = pool.stats();
-  const jsBefore = jsThreadMs();
+  const jsBefore = jsThreadCpuMs();
   const start = performance.now();
   await loop(requests);
   const seconds = (performance.now() - start) / 1000;
-  const jsMs = jsThreadMs() - jsBefore;
+  const jsMs = jsThreadCpuMs() - jsBefore;
   const after = pool.stats();
   const { openmp } = after.processSettings;
   // One request at a time: what the wait policy costs a lone caller (each parallel region has to
@@ -69,7 +67,7 @@ const settings = [
   { name: 'GOMP_SPINCOUNT=10000', env: { GOMP_SPINCOUNT: '10000' } },
   { name: 'GOMP_SPINCOUNT=30000', env: { GOMP_SPINCOUNT: '30000' } },
 ];
-const stolen = () => { const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number); return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 }; };
+const stolen = cpuTimes;
 const cpuStart = stolen();
 
 function child(env, maxBatchSize) {

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import torchpool from '../dist/index.js';
 import { gpuSuite } from './gpu.mjs';
-import { median, onnxPeer, oursVsRaw, pythonPeer, root, worstIntervalGap } from './measure.mjs';
+import { cpuTimes, median, onnxPeer, oursVsRaw, pythonPeer, root, worstIntervalGap } from './measure.mjs';
 import * as scheduler from './scheduler.mjs';
 
 const { InferencePool, buildInfo, builtinModelPath, listDevices } = torchpool;
@@ -21,15 +21,7 @@ const model = (name) => builtinModelPath(name, { cacheDir });
 const cores = os.availableParallelism();
 const repeats = quick ? 1 : 3;
 
-// CPU time stolen by the hypervisor over the run (/proc/stat), so a noisy VM says so in the report.
-function cpuTimes() {
-  try {
-    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
-  } catch {
-    return undefined;
-  }
-}
+// CPU time stolen by the hypervisor over the run, so a noisy VM says so in the report.
 const cpuAtStart = cpuTimes();
 
 function machine() {
