@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // What one request costs the JS thread (issue 20): 64 callers keep one batch-1 request each in
 // flight, default pool options, on the `tiny` model (a 16x16 linear layer: the forward costs
-// almost nothing, so the JS thread is the limit) and on the MLP (256-1024-1024-10: the forward is
-// the limit). Each run is a process of its own, alternating with the raw C++ loop at the batch
+// almost nothing, so the JS thread is the limit), on `tuple_out` (as cheap, two output tensors)
+// and on the MLP (256-1024-1024-10: the forward is the limit). Each run is a process of its own, alternating with the raw C++ loop at the batch
 // size the pool merged; the peer is onnxruntime-node with the same 64 requests in flight.
 //   node bench/js-turnaround.mjs [--quick] [--dist <a dist/ folder>] [--out <file>] [--label <text>]
 // --dist measures another build (e.g. a worktree of an earlier commit) with the same method.
@@ -49,6 +49,8 @@ const cacheDir = path.join(root, '.cache', 'models');
 const models = [
   { name: 'tiny', width: 16, requests: quick ? 300_000 : 1_000_000 },
   { name: 'mlp', width: 256, requests: quick ? 60_000 : 200_000 },
+  // Two outputs per request, (x + 1, x * 2): results that are tuples of tensors.
+  { name: 'tuple_out', width: 8, requests: quick ? 300_000 : 1_000_000 },
 ];
 const stolen = cpuTimes;
 const cpuStart = stolen();
@@ -68,10 +70,10 @@ for (const model of models) {
     const run = child(file, model.width, model.requests);
     runs.push(run);
     const batch = Math.max(1, Math.round(run.mean_batch));
-    const once = rawForward({ model: file, device: 'cpu', shape: [batch, model.width], iters: model.name === 'tiny' ? 20_000 : 300, warmup: 30, threads });
+    const once = rawForward({ model: file, device: 'cpu', shape: [batch, model.width], iters: model.name === 'mlp' ? 300 : 20_000, warmup: 30, threads });
     raw.push({ batch, rows_per_s: (batch * 1e6) / once.p50_us });
   }
-  const peer = onnxPeer({ file, shape: [1, model.width], threads, iters: model.name === 'tiny' ? 20_000 : 2_000, warmup: 50, concurrency });
+  const peer = onnxPeer({ file, shape: [1, model.width], threads, iters: model.name === 'mlp' ? 2_000 : 20_000, warmup: 50, concurrency });
   const row = {
     model: model.name, concurrency, threads: runs[0].threads, requests: model.requests,
     rows_per_s: median(runs.map((o) => o.rows_per_s)), mean_batch: median(runs.map((o) => o.mean_batch)),

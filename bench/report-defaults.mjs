@@ -52,5 +52,6 @@ export function jsTurnaroundSection(data, before, { table }) {
     r.onnxruntime.error ? 'n/a' : `${(r.rows_per_s / r.onnxruntime.rows_per_s).toFixed(2)}x`]);
   out.push(table(['build', 'model', 'rows/s', 'mean batch', 'JS per request', 'raw rows/s at that batch', 'of raw', 'onnxruntime-node rows/s', 'torchpool / onnxruntime'],
     [...rowsOf(data), ...(before ? rowsOf(before) : [])]), '');
+  out.push('From run to run the 2-core VM moves the MLP rows by up to 20%, the raw loop with them: compare ratios, and rows of the same date. `of raw` is tiny for the cheap models by design: there the JS thread, not the forward, sets the pace.', '');
   return out;
 }

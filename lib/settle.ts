@@ -13,6 +13,8 @@ type SlabArray = TensorData & { slice(start: number, end: number): TensorData };
 
 const TENSOR_RECORD = 0;
 const VALUE_RECORD = 1;
+const LIST_RECORD = 3;
+const DICT_RECORD = 4;
 // In native/binding/dtypes.h order: the slab names a dtype by its index there.
 const DTYPE_NAMES = Object.keys(DTYPES) as Dtype[];
 const DTYPE_ARRAYS = DTYPE_NAMES.map((name) => DTYPES[name].array);
@@ -59,27 +61,42 @@ export class PendingRequests {
     const header = new Int32Array(slab, 0, new Int32Array(slab, 0, 2)[1]);
     const views: (SlabArray | undefined)[] = [];
     let word = 2;
+    // One tensor in the slab (dtype index, byte offset, elements, ndim, dims...): a copy of its own.
+    const tensorAt = (): OutputTensor => {
+      const dtype = header[word] as number;
+      const array = DTYPE_ARRAYS[dtype] as (typeof DTYPE_ARRAYS)[number];
+      const bytes = array.BYTES_PER_ELEMENT;
+      const start = (header[word + 1] as number) / bytes;
+      const ndim = header[word + 3] as number;
+      const view = (views[dtype] ??= new array(slab, 0, Math.floor(slab.byteLength / bytes)) as SlabArray);
+      const shape: number[] = [];
+      for (let d = 0; d < ndim; d++) shape.push(header[word + 4 + d] as number);
+      const tensor: OutputTensor = { data: view.slice(start, start + (header[word + 2] as number)), shape, dtype: DTYPE_NAMES[dtype] as Dtype };
+      word += 4 + ndim;
+      return tensor;
+    };
     for (let n = header[0] as number; n > 0; n--) {
       const ticket = header[word] as number;
       const kind = header[word + 1];
       const resolve = this.#resolve[ticket];
       const reject = this.#reject[ticket];
       this.release(ticket);
+      word += 2;
       if (kind === TENSOR_RECORD) {
-        const dtype = header[word + 2] as number;
-        const array = DTYPE_ARRAYS[dtype] as (typeof DTYPE_ARRAYS)[number];
-        const bytes = array.BYTES_PER_ELEMENT;
-        const start = (header[word + 3] as number) / bytes;
-        const ndim = header[word + 5] as number;
-        const view = (views[dtype] ??= new array(slab, 0, Math.floor(slab.byteLength / bytes)) as SlabArray);
-        const shape: number[] = [];
-        for (let d = 0; d < ndim; d++) shape.push(header[word + 6 + d] as number);
-        const tensor: OutputTensor = { data: view.slice(start, start + (header[word + 4] as number)), shape, dtype: DTYPE_NAMES[dtype] as Dtype };
-        word += 6 + ndim;
-        resolve?.(tensor);
+        resolve?.(tensorAt());
+      } else if (kind === LIST_RECORD) {
+        const count = header[word++] as number;
+        const list: OutputTensor[] = [];
+        for (let i = 0; i < count; i++) list.push(tensorAt());
+        resolve?.(list);
+      } else if (kind === DICT_RECORD) {
+        const count = header[word++] as number;
+        const keys = values[header[word++] as number] as string[];
+        const dict: Record<string, OutputTensor> = {};
+        for (let i = 0; i < count; i++) dict[keys[i] as string] = tensorAt();
+        resolve?.(dict);
       } else {
-        const value = values[header[word + 2] as number];
-        word += 3;
+        const value = values[header[word++] as number];
         if (kind === VALUE_RECORD) resolve?.(value);
         else reject?.(value);
       }

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "binding/dtypes.h"
 #include "binding/errors.h"
@@ -19,13 +21,13 @@ constexpr size_t kMaxSlabBytes = 1024 * 1024;
 constexpr int kTensorRecord = 0;
 constexpr int kValueRecord = 1;
 constexpr int kErrorRecord = 2;
+constexpr int kListRecord = 3;
+constexpr int kDictRecord = 4;
 
 size_t Align8(size_t bytes) { return (bytes + 7) & ~static_cast<size_t>(7); }
 
 // The dtype's index in kDtypes, or -1 when the tensor cannot travel in the slab.
-int SlabDtype(const Request& request) {
-  if (!request.status.ok() || !request.output_targets.empty() || !request.output.isTensor()) return -1;
-  const at::Tensor& tensor = request.output.toTensor();
+int SlabDtype(const at::Tensor& tensor) {
   if (!tensor.defined() || !tensor.device().is_cpu() || tensor.numel() == 0 || !tensor.is_contiguous() ||
       tensor.nbytes() > kMaxSlabTensorBytes) {
     return -1;
@@ -36,21 +38,69 @@ int SlabDtype(const Request& request) {
   return -1;
 }
 
+// A result made only of small tensors: one, a tuple or list of them, or a dict of them by string
+// key. Anything else (scalars, nesting, caller-owned outputs, errors) is a JS value instead.
+struct SlabResult {
+  int kind = -1;
+  std::vector<at::Tensor> tensors;
+  std::vector<std::string> keys;  // kDictRecord
+  size_t bytes = 0;
+  size_t words = 0;
+};
+
+bool AddTensor(const c10::IValue& value, SlabResult* result) {
+  if (!value.isTensor()) return false;
+  const at::Tensor& tensor = value.toTensor();
+  if (SlabDtype(tensor) < 0) return false;
+  result->bytes += Align8(tensor.nbytes());
+  result->words += 4 + static_cast<size_t>(tensor.dim());
+  result->tensors.push_back(tensor);
+  return true;
+}
+
+bool SlabResultOf(const Request& request, SlabResult* result) {
+  if (!request.status.ok() || !request.output_targets.empty()) return false;
+  const c10::IValue& output = request.output;
+  if (output.isTensor()) {
+    result->kind = kTensorRecord;
+    result->words = 2;
+    return AddTensor(output, result);
+  }
+  if (output.isTuple() || output.isList()) {
+    result->kind = kListRecord;
+    result->words = 3;
+    const std::vector<c10::IValue> items = output.isTuple() ? output.toTupleRef().elements().vec() : output.toList().vec();
+    for (const c10::IValue& item : items) {
+      if (!AddTensor(item, result)) return false;
+    }
+    return true;
+  }
+  if (output.isGenericDict()) {
+    result->kind = kDictRecord;
+    result->words = 4;
+    for (const auto& entry : output.toGenericDict()) {
+      if (!entry.key().isString() || !AddTensor(entry.value(), result)) return false;
+      result->keys.push_back(entry.key().toStringRef());
+    }
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 SettledBatch PackSettled(Napi::Env env, const std::vector<RequestPtr>& requests) {
-  // First pass: which requests go in the slab, and how big it is.
-  std::vector<int> dtypes(requests.size(), -1);
+  // First pass: which results go in the slab, and how big it is.
+  std::vector<SlabResult> results(requests.size());
   size_t words = 2;
   size_t payload = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
-    const int dtype = SlabDtype(*requests[i]);
-    const size_t bytes = dtype < 0 ? 0 : Align8(requests[i]->output.toTensor().nbytes());
-    if (dtype >= 0 && payload + bytes <= kMaxSlabBytes) {
-      dtypes[i] = dtype;
-      payload += bytes;
-      words += 6 + static_cast<size_t>(requests[i]->output.toTensor().dim());
+    SlabResult& result = results[i];
+    if (SlabResultOf(*requests[i], &result) && payload + result.bytes <= kMaxSlabBytes) {
+      payload += result.bytes;
+      words += result.words;
     } else {
+      result.kind = -1;
       words += 3;
     }
   }
@@ -66,17 +116,27 @@ SettledBatch PackSettled(Napi::Env env, const std::vector<RequestPtr>& requests)
   uint32_t value_count = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     const Request& request = *requests[i];
+    const SlabResult& result = results[i];
     header[word++] = static_cast<int32_t>(request.ticket);
-    if (dtypes[i] >= 0) {
-      const at::Tensor& tensor = request.output.toTensor();
-      header[word++] = kTensorRecord;
-      header[word++] = dtypes[i];
-      header[word++] = static_cast<int32_t>(offset);
-      header[word++] = static_cast<int32_t>(tensor.numel());
-      header[word++] = static_cast<int32_t>(tensor.dim());
-      for (int64_t d = 0; d < tensor.dim(); ++d) header[word++] = static_cast<int32_t>(tensor.size(d));
-      std::memcpy(base + offset, tensor.data_ptr(), tensor.nbytes());
-      offset += Align8(tensor.nbytes());
+    if (result.kind >= 0) {
+      header[word++] = result.kind;
+      if (result.kind != kTensorRecord) header[word++] = static_cast<int32_t>(result.tensors.size());
+      if (result.kind == kDictRecord) {
+        Napi::Array keys = Napi::Array::New(env, result.keys.size());
+        for (size_t k = 0; k < result.keys.size(); ++k) keys.Set(static_cast<uint32_t>(k), result.keys[k]);
+        header[word++] = static_cast<int32_t>(value_count);
+        values.Set(value_count++, keys);
+      }
+      // Per tensor: dtype index, byte offset, elements, ndim, dims...
+      for (const at::Tensor& tensor : result.tensors) {
+        header[word++] = SlabDtype(tensor);
+        header[word++] = static_cast<int32_t>(offset);
+        header[word++] = static_cast<int32_t>(tensor.numel());
+        header[word++] = static_cast<int32_t>(tensor.dim());
+        for (int64_t d = 0; d < tensor.dim(); ++d) header[word++] = static_cast<int32_t>(tensor.size(d));
+        std::memcpy(base + offset, tensor.data_ptr(), tensor.nbytes());
+        offset += Align8(tensor.nbytes());
+      }
       continue;
     }
     Status status = request.status;

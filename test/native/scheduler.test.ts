@@ -59,6 +59,14 @@ describe('dynamic batching', () => {
         const alone = [];
         for (const x of inputs) alone.push(await pool.infer(row(x, 8), { batching: false }));
         expect(together).toEqual(alone);
+        // Every tensor of every result owns exactly its bytes, whether it came back in the shared
+        // buffer of a batch of results or on its own.
+        for (const result of [...together, ...alone]) {
+          for (const tensor of Object.values(result as Record<string, OutputTensor>)) {
+            expect(tensor.data.byteOffset).toBe(0);
+            expect(tensor.data.buffer.byteLength).toBe(tensor.data.byteLength);
+          }
+        }
         if (name === 'tuple_out') {
           const [plus, times] = together[3] as [OutputTensor, OutputTensor];
           expect(plus.shape).toEqual([1, 8]);
