@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cpuTimes, jsThreadCpuMs, median, onnxPeer, rawForward, root } from './measure.mjs';
+import { closedLoopWithJsCost, cpuTimes, median, onnxPeer, rawForward, root } from './measure.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const argv = process.argv.slice(2);
@@ -23,20 +23,8 @@ const { default: torchpool } = await import(pathToFileURL(path.join(dist, 'index
 if (argv[0] === '--child') {
   const { file, width, requests, concurrency } = JSON.parse(argv[1]);
   const pool = await torchpool.InferencePool.create({ model: file, devices: 'cpu' });
-  const x = { data: new Float32Array(width).map(() => Math.random()), shape: [1, width] };
-  let next = 0;
-  const worker = async (count) => { while (next++ < count) await pool.infer(x); };
-  const loop = async (count) => { next = 0; await Promise.all(Array.from({ length: concurrency }, () => worker(count))); };
-  await loop(concurrency * 50);
-  const before = pool.stats();
-  const js = jsThreadCpuMs();
-  const start = performance.now();
-  await loop(requests);
-  const seconds = (performance.now() - start) / 1000;
-  const jsMs = jsThreadCpuMs() - js;
-  const after = pool.stats();
-  console.log(JSON.stringify({ rows_per_s: requests / seconds, js_us_per_request: (jsMs * 1000) / requests,
-    mean_batch: (after.requests - before.requests) / Math.max(1, after.batches - before.batches), threads: after.engines[0].threads }));
+  const { rows_per_s, js_us_per_request, mean_batch, after } = await closedLoopWithJsCost(pool, { width, concurrency, requests, warmup: 50 });
+  console.log(JSON.stringify({ rows_per_s, js_us_per_request, mean_batch, threads: after.engines[0].threads }));
   await pool.close();
   process.exit(0);
 }

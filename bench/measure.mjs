@@ -25,6 +25,28 @@ export function jsThreadCpuMs() {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * `concurrency` callers each keep one batch-1 request of `width` floats in flight until
+ * `requests` are done (after a warmup of `warmup` rounds): rows/s, the mean merged batch and the
+ * JS thread's CPU per request.
+ */
+export async function closedLoopWithJsCost(pool, { width, concurrency, requests, warmup }) {
+  const x = { data: new Float32Array(width).map(() => Math.random()), shape: [1, width] };
+  let next = 0;
+  const worker = async (count) => { while (next++ < count) await pool.infer(x); };
+  const loop = async (count) => { next = 0; await Promise.all(Array.from({ length: concurrency }, () => worker(count))); };
+  await loop(concurrency * warmup);
+  const before = pool.stats();
+  const js = jsThreadCpuMs();
+  const start = performance.now();
+  await loop(requests);
+  const seconds = (performance.now() - start) / 1000;
+  const jsMs = jsThreadCpuMs() - js;
+  const after = pool.stats();
+  return { rows_per_s: requests / seconds, js_us_per_request: (jsMs * 1000) / requests,
+    mean_batch: (after.requests - before.requests) / Math.max(1, after.batches - before.batches), after };
+}
+
 /** The machine's CPU ticks so far, all and stolen by the hypervisor (/proc/stat): two readings give the steal share between them. */
 export function cpuTimes() {
   try {

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import torchpool from '../dist/index.js';
-import { cpuTimes, jsThreadCpuMs, median, rawEnvironment, rawForward, root } from './measure.mjs';
+import { closedLoopWithJsCost, cpuTimes, median, rawEnvironment, rawForward, root } from './measure.mjs';
 
 const { InferencePool, builtinModelPath, buildInfo } = torchpool;
 const self = fileURLToPath(import.meta.url);
@@ -20,18 +20,7 @@ const argv = process.argv.slice(2);
 if (argv[0] === '--child') {
   const { file, maxBatchSize, requests, concurrency } = JSON.parse(argv[1]);
   const pool = await InferencePool.create({ model: file, devices: 'cpu', maxBatchSize });
-  const x = { data: new Float32Array(256).map(() => Math.random()), shape: [1, 256] };
-  let next = 0;
-  const worker = async (count) => { while (next++ < count) await pool.infer(x); };
-  const loop = async (count) => { next = 0; await Promise.all(Array.from({ length: concurrency }, () => worker(count))); };
-  await loop(concurrency * 20);
-  const before = pool.stats();
-  const jsBefore = jsThreadCpuMs();
-  const start = performance.now();
-  await loop(requests);
-  const seconds = (performance.now() - start) / 1000;
-  const jsMs = jsThreadCpuMs() - jsBefore;
-  const after = pool.stats();
+  const { rows_per_s, js_us_per_request, mean_batch, after } = await closedLoopWithJsCost(pool, { width: 256, concurrency, requests, warmup: 20 });
   const { openmp } = after.processSettings;
   // One request at a time: what the wait policy costs a lone caller (each parallel region has to
   // wake the team when it sleeps between them).
@@ -47,7 +36,7 @@ if (argv[0] === '--child') {
     micros.sort((a, b) => a - b);
     latency[`batch${rows}_p50_us`] = micros[Math.floor(micros.length / 2)];
   }
-  console.log(JSON.stringify({ rows_per_s: requests / seconds, js_us_per_request: (jsMs * 1000) / requests, mean_batch: (after.requests - before.requests) / Math.max(1, after.batches - before.batches), threads: after.engines[0].threads, openmp, ...latency }));
+  console.log(JSON.stringify({ rows_per_s, js_us_per_request, mean_batch, threads: after.engines[0].threads, openmp, ...latency }));
   await pool.close();
   process.exit(0);
 }
