@@ -104,9 +104,4 @@ void PoolWrap::EmitEngineUnhealthy(Napi::Env env, const EngineEvent& event) {
   }
 }
 
-// close(drain). Owner: stops the engines for every thread. Without drain, queued requests
-// (of every thread) reject with CLOSED now; with drain, engines run them first; close(false)
-// during a drain rejects what is still queued. Attached: this thread stops using the pool; its
-// queued requests reject with CLOSED (or, with drain, run), and the promise resolves once its
-// running ones settled.
 }  // namespace torchpool

@@ -178,6 +178,11 @@ Napi::Value PoolWrap::Cancel(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// close(drain). Owner: stops the engines for every thread. Without drain, queued requests
+// (of every thread) reject with CLOSED now; with drain, engines run them first; close(false)
+// during a drain rejects what is still queued. Attached: this thread stops using the pool; its
+// queued requests reject with CLOSED (or, with drain, run), and the promise resolves once its
+// running ones settled.
 Napi::Value PoolWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const bool drain = info[0].ToBoolean().Value();

@@ -32,17 +32,16 @@ int SlabDtype(const at::Tensor& tensor) {
       tensor.nbytes() > kMaxSlabTensorBytes) {
     return -1;
   }
-  for (size_t i = 0; i < sizeof(kDtypes) / sizeof(kDtypes[0]); ++i) {
-    if (kDtypes[i].scalar_type == tensor.scalar_type()) return static_cast<int>(i);
-  }
-  return -1;
+  const DtypeInfo* dtype = FindDtype(tensor.scalar_type());
+  return dtype == nullptr ? -1 : static_cast<int>(dtype - kDtypes);
 }
 
 // A result made only of small tensors: one, a tuple or list of them, or a dict of them by string
 // key. Anything else (scalars, nesting, caller-owned outputs, errors) is a JS value instead.
 struct SlabResult {
   int kind = -1;
-  std::vector<at::Tensor> tensors;
+  std::vector<const at::Tensor*> tensors;  // in the request's output, alive while packing
+  std::vector<int> dtypes;                 // SlabDtype of each
   std::vector<std::string> keys;  // kDictRecord
   size_t bytes = 0;
   size_t words = 0;
@@ -51,10 +50,12 @@ struct SlabResult {
 bool AddTensor(const c10::IValue& value, SlabResult* result) {
   if (!value.isTensor()) return false;
   const at::Tensor& tensor = value.toTensor();
-  if (SlabDtype(tensor) < 0) return false;
+  const int dtype = SlabDtype(tensor);
+  if (dtype < 0) return false;
   result->bytes += Align8(tensor.nbytes());
   result->words += 4 + static_cast<size_t>(tensor.dim());
-  result->tensors.push_back(tensor);
+  result->tensors.push_back(&tensor);
+  result->dtypes.push_back(dtype);
   return true;
 }
 
@@ -69,9 +70,14 @@ bool SlabResultOf(const Request& request, SlabResult* result) {
   if (output.isTuple() || output.isList()) {
     result->kind = kListRecord;
     result->words = 3;
-    const std::vector<c10::IValue> items = output.isTuple() ? output.toTupleRef().elements().vec() : output.toList().vec();
-    for (const c10::IValue& item : items) {
-      if (!AddTensor(item, result)) return false;
+    if (output.isTuple()) {
+      for (const c10::IValue& item : output.toTupleRef().elements()) {
+        if (!AddTensor(item, result)) return false;
+      }
+    } else {
+      for (const c10::IValue& item : output.toListRef()) {
+        if (!AddTensor(item, result)) return false;
+      }
     }
     return true;
   }
@@ -128,8 +134,9 @@ SettledBatch PackSettled(Napi::Env env, const std::vector<RequestPtr>& requests)
         values.Set(value_count++, keys);
       }
       // Per tensor: dtype index, byte offset, elements, ndim, dims...
-      for (const at::Tensor& tensor : result.tensors) {
-        header[word++] = SlabDtype(tensor);
+      for (size_t t = 0; t < result.tensors.size(); ++t) {
+        const at::Tensor& tensor = *result.tensors[t];
+        header[word++] = result.dtypes[t];
         header[word++] = static_cast<int32_t>(offset);
         header[word++] = static_cast<int32_t>(tensor.numel());
         header[word++] = static_cast<int32_t>(tensor.dim());
