@@ -18,8 +18,8 @@ const argv = process.argv.slice(2);
 
 // Child: one pool, one closed loop; prints rows/s and the mean batch.
 if (argv[0] === '--child') {
-  const { file, maxBatchSize, requests, concurrency } = JSON.parse(argv[1]);
-  const pool = await InferencePool.create({ model: file, devices: 'cpu', maxBatchSize });
+  const { file, maxBatchSize, requests, concurrency, options } = JSON.parse(argv[1]);
+  const pool = await InferencePool.create({ model: file, devices: 'cpu', maxBatchSize, ...options });
   const { rows_per_s, js_us_per_request, mean_batch, after } = await closedLoopWithJsCost(pool, { width: 256, concurrency, requests, warmup: 20 });
   const { openmp } = after.processSettings;
   // One request at a time: what the wait policy costs a lone caller (each parallel region has to
@@ -55,14 +55,17 @@ const settings = [
   { name: 'OMP_WAIT_POLICY=passive', env: { OMP_WAIT_POLICY: 'passive' } },
   { name: 'GOMP_SPINCOUNT=10000', env: { GOMP_SPINCOUNT: '10000' } },
   { name: 'GOMP_SPINCOUNT=30000', env: { GOMP_SPINCOUNT: '30000' } },
+  // The same threads as one-thread engines: no OpenMP team, so the JS thread delays one engine's
+  // forward instead of stalling both threads of one at every parallel region.
+  { name: `torchpool default OpenMP, ${threads} engines of 1 thread (instancesPerDevice: ${threads}, threadsPerEngine: 1)`, env: {}, options: { instancesPerDevice: threads, threadsPerEngine: 1 } },
 ];
 const stolen = cpuTimes;
 const cpuStart = stolen();
 
-function child(env, maxBatchSize) {
+function child(env, maxBatchSize, options = {}) {
   const clean = rawEnvironment();
   for (const k of ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME']) delete clean[k];
-  const out = spawnSync(process.execPath, [self, '--child', JSON.stringify({ file, maxBatchSize, requests, concurrency })], { env: { ...clean, ...env }, encoding: 'utf8' });
+  const out = spawnSync(process.execPath, [self, '--child', JSON.stringify({ file, maxBatchSize, requests, concurrency, options })], { env: { ...clean, ...env }, encoding: 'utf8' });
   if (out.status !== 0) throw new Error(out.stderr);
   return JSON.parse(out.stdout.trim().split('\n').pop());
 }
@@ -81,7 +84,7 @@ for (const maxBatchSize of [32, 64]) {
     for (const s of settings) {
       raw.push(rawAt(64));
       raw32.push(rawAt(32));
-      runs[s.name].push(child(s.env, maxBatchSize));
+      runs[s.name].push(child(s.env, maxBatchSize, s.options));
     }
   }
   const rawRowsPerS = (64 * 1e6) / median(raw.map((o) => o.p50_us));

@@ -217,7 +217,10 @@ export class InferencePool extends EventEmitter<InferencePoolEvents> {
         setImmediate(drainDeferred);
       },
       threadId,
-      (slab, values) => pending.settle(slab, values),
+      (slab, values) => {
+        // Several callers resumed: their next requests go to the engines together.
+        if (pending.settle(slab, values) > 1 && holder.pool) holder.pool.#submissions.holdTurn();
+      },
     );
     return { native, holder, pending };
   }

@@ -56,8 +56,8 @@ export class PendingRequests {
     reject?.(error);
   }
 
-  /** Settles every request of one batch from native code (the NativePool's onSettled). */
-  settle(slab: ArrayBuffer, values: unknown[]): void {
+  /** Settles every request of one batch from native code (the NativePool's onSettled); returns how many. */
+  settle(slab: ArrayBuffer, values: unknown[]): number {
     const header = new Int32Array(slab, 0, new Int32Array(slab, 0, 2)[1]);
     const views: (SlabArray | undefined)[] = [];
     let word = 2;
@@ -75,7 +75,8 @@ export class PendingRequests {
       word += 4 + ndim;
       return tensor;
     };
-    for (let n = header[0] as number; n > 0; n--) {
+    const settled = header[0] as number;
+    for (let n = settled; n > 0; n--) {
       const ticket = header[word] as number;
       const kind = header[word + 1];
       const resolve = this.#resolve[ticket];
@@ -101,5 +102,6 @@ export class PendingRequests {
         else reject?.(value);
       }
     }
+    return settled;
   }
 }

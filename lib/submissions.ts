@@ -26,10 +26,18 @@ export class SubmissionQueue {
   readonly #native: NativePool;
   readonly #onRefused: RefusalHandler;
   readonly #endTurn = (): void => {
+    if (this.#held) {
+      // A tick queued from a microtask runs once the microtask queue is empty: after every
+      // resumed caller, however many awaits deep, made its request.
+      this.#held = false;
+      process.nextTick(this.#endTurn);
+      return;
+    }
     this.flush();
     this.#turnOpen = false;
   };
   #turnOpen = false;
+  #held = false;
   #objects: unknown[] = [];
   #numbers = new Float64Array(1024);
   #words = 0;
@@ -76,6 +84,19 @@ export class SubmissionQueue {
     this.#count++;
     this.#tickets.push(ticket);
     if (first) this.flush();
+  }
+
+  /**
+   * Called after one batch of results resumed several callers: their requests (each caller's
+   * next one, made over the following microtasks) all wait for the end of the turn, none goes
+   * alone. Sent one at a time, the first would wake an idle engine for a batch of one, and the
+   * rest would follow in fragments.
+   */
+  holdTurn(): void {
+    this.#held = true;
+    if (this.#turnOpen) return;
+    this.#turnOpen = true;
+    queueMicrotask(this.#endTurn);
   }
 
   /** Hands everything queued to native code now (close(), cancel() and stats() call it first). */

@@ -15,6 +15,18 @@ void Client::Complete(RequestPtr request) {
   if (was_empty) wake_();
 }
 
+void Client::CompleteAll(std::vector<RequestPtr>::iterator first, std::vector<RequestPtr>::iterator last) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (detached_) {
+    lock.unlock();
+    for (; first != last; ++first) first->reset();
+    return;
+  }
+  const bool was_empty = completed_requests_.empty() && events_.empty();
+  for (; first != last; ++first) completed_requests_.push_back(std::move(*first));
+  if (was_empty) wake_();
+}
+
 void Client::Notify(EngineEvent event) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (detached_) return;

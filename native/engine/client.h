@@ -51,6 +51,7 @@ class Client {
   // Any thread. Only the push that finds the queue empty wakes the JS thread, so a burst of
   // completions costs one wake-up.
   void Complete(RequestPtr request);
+  void CompleteAll(std::vector<RequestPtr>::iterator first, std::vector<RequestPtr>::iterator last);
   void Notify(EngineEvent event);
 
   // JS thread.

@@ -274,7 +274,7 @@ void Engine::Finish(std::vector<RequestPtr>& batch, Clock::duration busy) {
     RecordHealth(*request);
   }
   scheduler_->Done(batch.size());
-  for (RequestPtr& request : batch) completions_->Complete(std::move(request));
+  completions_->CompleteAll(batch);
 }
 
 void Engine::Execute(Request& request) {

@@ -91,6 +91,10 @@ class CompletionSink {
  public:
   virtual ~CompletionSink() = default;
   virtual void Complete(RequestPtr request) = 0;
+  // A finished batch: one hand-over (and one wake-up of each JS thread) for all its members.
+  virtual void CompleteAll(std::vector<RequestPtr>& batch) {
+    for (RequestPtr& request : batch) Complete(std::move(request));
+  }
   virtual void EngineUnhealthy(const Engine& engine, const Status& last_error) = 0;
 };
 

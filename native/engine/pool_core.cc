@@ -114,6 +114,19 @@ void PoolCore::Complete(RequestPtr request) {
   // A request without a client (warmup) is simply dropped.
 }
 
+void PoolCore::CompleteAll(std::vector<RequestPtr>& batch) {
+  // Members of one client (the usual case: one JS thread) go over together, so that thread wakes
+  // once and drains the whole batch, rather than waking on the first and draining it piecemeal.
+  for (size_t begin = 0; begin < batch.size();) {
+    Client* client = batch[begin]->client.get();
+    size_t end = begin + 1;
+    while (end < batch.size() && batch[end]->client.get() == client) ++end;
+    if (client != nullptr) client->CompleteAll(batch.begin() + begin, batch.begin() + end);
+    begin = end;
+  }
+  batch.clear();
+}
+
 void PoolCore::EngineUnhealthy(const Engine& engine, const Status& last_error) {
   EngineEvent event;
   event.engine = engine.config().index;

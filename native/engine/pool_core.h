@@ -58,6 +58,7 @@ class PoolCore : public CompletionSink {
 
   // CompletionSink, engine threads: each request to its own thread; health news to all.
   void Complete(RequestPtr request) override;
+  void CompleteAll(std::vector<RequestPtr>& batch) override;
   void EngineUnhealthy(const Engine& engine, const Status& last_error) override;
 
   // --- Stats ----------------------------------------------------------------------------------

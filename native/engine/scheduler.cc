@@ -186,7 +186,7 @@ bool Scheduler::Take(int engine, Work* work) {
       work->batch.push_back(std::move(first));
       const Request& head = *work->batch.front();
       int64_t rows = head.rows;
-      const size_t max_members = MemberLimit(lane);
+      const size_t max_members = MemberLimit(lane, now);
       if (Batchable(head) && batching_enabled() && rows < options_.max_batch_rows && max_members > 1) {
         Gather(engine, now, work, &rows, max_members);
         // Wait for more only while the oldest member is younger than the queue delay (or, with

@@ -122,7 +122,7 @@ class Scheduler {
   void Gather(int engine, Clock::time_point now, Work* work, int64_t* rows, size_t max_members);
   // The most requests engine `engine` takes into one batch now (SplitForTurnaround; else no limit
   // beyond max_batch_rows).
-  size_t MemberLimit(const LaneData& lane);
+  size_t MemberLimit(const LaneData& lane, Clock::time_point now);
   void TrimToBucket(LaneData& lane, Work* work, int64_t* rows);
   // When engine `engine`'s fill may end: max_queue_delay after its oldest member, or later
   // while its device is busy and no other engine is idle to take work.
@@ -140,6 +140,7 @@ class Scheduler {
   std::atomic<size_t> queued_{0};  // read without the lock by spinning engines and stats
   std::atomic<size_t> running_{0};  // taken by engines, not yet Done
   double population_ = 0;  // recent peak of queued + running requests, decaying (SplitForTurnaround)
+  Clock::time_point population_at_;  // when population_ last decayed
   std::atomic<bool> batching_{true};
   std::string batching_disabled_reason_;
   int healthy_ = 0;

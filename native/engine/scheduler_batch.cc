@@ -47,18 +47,27 @@ void Scheduler::SplitForTurnaround(int engine) {
   lanes_[engine]->split_for_turnaround = true;
 }
 
-size_t Scheduler::MemberLimit(const LaneData& lane) {
+size_t Scheduler::MemberLimit(const LaneData& lane, Clock::time_point now) {
   // How many requests the pool holds (waiting, or in an engine): the recent peak seen by Submit,
   // since at any one moment part of them is with the JS thread (being settled and resubmitted).
-  // It decays by a tenth per batch taken, so a pool whose load falls follows it down.
+  // It halves every 250 ms, so a pool whose load falls follows it down. The decay goes by time,
+  // not by batch: engines that take their shares of one burst one after the other see the same
+  // population, and no share is cut short into a fragment.
+  const double elapsed_ms = std::chrono::duration<double, std::milli>(now - population_at_).count();
+  if (elapsed_ms > 0) population_ *= std::exp2(-elapsed_ms / 250.0);
+  population_at_ = now;
   const double population = population_;
-  population_ *= 0.9;
   // A queue delay is the user asking batches to fill: it is kept as it is. When the pool holds
   // more than a batch, batches alternate anyway.
   if (!lane.split_for_turnaround || options_.max_queue_delay.count() > 0 || population > static_cast<double>(options_.max_batch_rows)) {
     return SIZE_MAX;
   }
-  return std::max<size_t>(1, static_cast<size_t>(std::ceil(population / 2)));
+  // One engine splits the pool in two: one half computes while the JS thread turns the other
+  // around. With several, each takes its share, and the others' work is the overlap.
+  size_t splitting = 0;
+  for (const auto& other : lanes_) splitting += other->healthy && other->split_for_turnaround ? 1 : 0;
+  const double shares = static_cast<double>(std::max<size_t>(2, splitting));
+  return std::max<size_t>(1, static_cast<size_t>(std::ceil(population / shares)));
 }
 
 Clock::time_point Scheduler::FillDeadline(int engine, const Work& work, Clock::time_point now) {

@@ -195,6 +195,26 @@ describe('dynamic batching', () => {
     }
   });
 
+  it('gives each of several CPU engines an even share of the callers that batches of results resume', async () => {
+    // Two one-thread engines and 64 callers. A batch's results reach the JS thread in one
+    // wake-up, and the callers they resume (however many awaits deep) send their next requests
+    // together, so the idle engine takes half the pool in one batch. Before, the first request
+    // went alone to the idle engine and the rest followed in fragments: a mean batch of 21-24.
+    const pool = await InferencePool.create({ model: await modelPath('mlp'), devices: ['cpu', 'cpu'], threadsPerEngine: 1, maxBatchSize: 64 });
+    try {
+      const x = row(randomFloats(256, 9), 256);
+      let left = 64 * 100;
+      const caller = async () => { while (left-- > 0) await pool.infer(x); };
+      await Promise.all(Array.from({ length: 64 }, caller));
+      const { meanBatchSize, engines } = pool.stats();
+      expect(meanBatchSize).toBeGreaterThan(28);
+      expect(meanBatchSize).toBeLessThanOrEqual(32);
+      for (const engine of engines) expect(engine.requests).toBeGreaterThan(64 * 20);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('starts a request at once, while the code that made it keeps the JS thread busy', async () => {
     const pool = await InferencePool.create({ model: await modelPath('cost'), devices: 'cpu', threadsPerEngine: 1 });
     try {
