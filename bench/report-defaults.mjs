@@ -37,7 +37,11 @@ export function openMpSection(data, { table }) {
   out.push('`OMP_WAIT_POLICY=active` in the default does not make the spin longer: libgomp cuts every spin to 100 iterations once the',
     'process has more OpenMP threads than cores, unless the policy is active. One pool of this MLP rarely gets there, so the two',
     '1000 rows are alike; an INT8 MLP (many short parallel regions) did: 920 us at batch 64 in every pool after the first of a',
-    'process with `GOMP_SPINCOUNT=1000` alone, 310-350 us with the default (bench/int8.mjs creates its fp32 pool first).', '');
+    'process with `GOMP_SPINCOUNT=1000` alone, 310-350 us with the default (bench/int8.mjs creates its fp32 pool first).', '',
+    'The last row of each group spends the same threads as one-thread engines (a replica each): no OpenMP team, so a',
+    'microsecond of JavaScript delays one engine instead of both threads of a team at its next barrier, and the other engine',
+    'is the overlap. It is the better layout for throughput under many callers, at the price of a lone request running on one',
+    'thread (the "alone" columns) and a second copy of the weights, so it is an option, not the default.', '');
   return out;
 }
 
