@@ -7,7 +7,7 @@ export type { ModelSignature, CloseOptions, InferBatchOptions, SharedPoolToken }
 export type { InferencePoolOptions, ModelFormat } from './options.js';
 export type { InferOptions } from './request-control.js';
 export type { OutputTargets } from './output-targets.js';
-export type { ProfileOptions, ProfileResult, ProfiledOp } from './profile.js';
+export type { ProfileOptions, ProfileResult, ProfiledKernel, ProfiledOp } from './profile.js';
 export type { ExecutionOptions, Precision, OutputDtype, WarmupInput, WarmupTensor, PaddedInputOptions, TorchScriptOptions } from './execution.js';
 export type {
   PoolStats, EngineStats, ThreadStats, CudaEngineStats, LatencyStats, LatencyPercentiles, BatchingSettings, ProcessSettings,

@@ -40,6 +40,11 @@ export interface BuildInfo {
   parallelInfo: string;
   /** Whether this build runs AOTInductor packages (.pt2): libtorch 2.6 or later. */
   aoti: boolean;
+  /**
+   * Whether this build has libtorch's Kineto profiler API, with which `pool.profile()` records
+   * GPU kernels on CUDA engines (recording also needs a libtorch built with Kineto and CUPTI).
+   */
+  kernelProfiler: boolean;
   /** Extension libraries loaded in this process so far. */
   extensions: string[];
   /** The quantized (INT8) engines this libtorch has, e.g. `['qnnpack', 'onednn']` (the `quantizedEngine` option's choices). */
@@ -151,7 +156,7 @@ export interface NativePool {
   signature(): NativeSignature;
   /** pool.profile(): throws BUSY while a profile of these engines is being recorded. */
   profileStart(): void;
-  profileStop(): { names: string[]; events: Float64Array; dropped: number };
+  profileStop(): { names: string[]; events: Float64Array; dropped: number; kernels: Float64Array; kernelNote?: string };
 }
 
 export interface NativeBinding {

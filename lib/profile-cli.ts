@@ -1,6 +1,6 @@
 /**
  * `torchpool profile`: loads a model, keeps it busy with callers, records a profile of the
- * engines (pool.profile()) and prints the table of the slowest operators.
+ * engines (pool.profile()) and prints the tables of the slowest operators and, on a GPU, kernels.
  * @module
  */
 import { parseArgs } from 'node:util';
@@ -89,6 +89,15 @@ export async function profileMain(argv: string[]): Promise<number> {
     console.log(`${'operator'.padEnd(width)}  ${'calls'.padStart(8)}  ${'self ms'.padStart(10)}  ${'total ms'.padStart(10)}`);
     for (const op of result.ops.slice(0, settings.top)) {
       console.log(`${op.name.slice(0, width).padEnd(width)}  ${String(op.calls).padStart(8)}  ${op.selfMs.toFixed(2).padStart(10)}  ${op.totalMs.toFixed(2).padStart(10)}`);
+    }
+    if (result.kernels.length > 0) {
+      const kernelWidth = Math.min(80, Math.max(6, ...result.kernels.slice(0, settings.top).map((k) => k.name.length)));
+      console.log(`\n${'kernel'.padEnd(kernelWidth)}  ${'device'.padStart(6)}  ${'calls'.padStart(8)}  ${'GPU ms'.padStart(10)}`);
+      for (const k of result.kernels.slice(0, settings.top)) {
+        console.log(`${k.name.slice(0, kernelWidth).padEnd(kernelWidth)}  ${String(k.device).padStart(6)}  ${String(k.calls).padStart(8)}  ${k.totalMs.toFixed(2).padStart(10)}`);
+      }
+    } else if (result.kernelNote !== undefined) {
+      console.log(`\nGPU kernels: none recorded (${result.kernelNote})`);
     }
     return 0;
   } finally {

@@ -1,7 +1,8 @@
 /**
  * `pool.profile()`: records what the pool's engines run for a while (libtorch's RecordFunction
- * callbacks on the engine threads, native/engine/op_profiler.h), while serving goes on, and
- * writes a Chrome trace (`traceEvents` JSON, which Perfetto and chrome://tracing open).
+ * callbacks on the engine threads, native/engine/op_profiler.h) and, with CUDA engines, what
+ * the GPU ran (Kineto, native/engine/kernel_trace.h), while serving goes on, and writes a Chrome
+ * trace (`traceEvents` JSON, which Perfetto and chrome://tracing open).
  * @module
  */
 import * as fs from 'node:fs';
@@ -31,6 +32,16 @@ export interface ProfiledOp {
   totalMs: number;
 }
 
+/** One GPU kernel (or copy, or memset) in the table of a profile of a pool with CUDA engines. */
+export interface ProfiledKernel {
+  name: string;
+  /** The CUDA device index it ran on. */
+  device: number;
+  calls: number;
+  /** Its time on the GPU, summed over its calls. */
+  totalMs: number;
+}
+
 /** What {@link InferencePool.profile} resolves with. */
 export interface ProfileResult {
   /** The Chrome trace file. */
@@ -42,6 +53,14 @@ export interface ProfileResult {
   requests: number;
   /** Events past the recording limit (2,000,000), not in the trace. */
   dropped: number;
+  /**
+   * With CUDA engines: what the GPU ran (kernels, copies, memsets), recorded through libtorch's
+   * Kineto profiler, longest total first. Empty for CPU engines, and where nothing could be
+   * recorded (`kernelNote` says why).
+   */
+  kernels: ProfiledKernel[];
+  /** Why a pool with CUDA engines recorded no GPU activity (for example another pool of the process was recording). */
+  kernelNote?: string;
 }
 
 const PROFILE_OPTION_KEYS = Object.keys({ durationMs: true, requests: true, path: true } satisfies Record<keyof ProfileOptions, true>);
@@ -84,22 +103,47 @@ export async function recordProfile(native: NativePool, options: ReturnType<type
     recorded = native.profileStop();
   }
   const durationMs = performance.now() - started;
-  const { names, events, dropped } = recorded;
+  const { names, events, dropped, kernels, kernelNote } = recorded;
   await fs.promises.mkdir(path.dirname(options.path), { recursive: true });
-  await fs.promises.writeFile(options.path, chromeTrace(names, events));
-  return { tracePath: options.path, ops: opTable(names, events), durationMs, requests: completed() - before, dropped };
+  await fs.promises.writeFile(options.path, chromeTrace(names, events, kernels));
+  const result: ProfileResult = { tracePath: options.path, ops: opTable(names, events), durationMs, requests: completed() - before, dropped, kernels: kernelTable(names, kernels) };
+  if (kernelNote !== undefined) result.kernelNote = kernelNote;
+  return result;
 }
 
-/** Chrome trace JSON: one complete event ("X") per operator, a thread per engine. */
-function chromeTrace(names: string[], events: Float64Array): string {
+// Chrome trace tracks of GPU activity: one per device, after the engines' tracks.
+const GPU_TRACK = 1000;
+
+/** Chrome trace JSON: one complete event ("X") per operator, a track per engine, and one per GPU for its kernels. */
+function chromeTrace(names: string[], events: Float64Array, kernels: Float64Array): string {
   const items: string[] = [];
-  const engines = new Set<number>();
-  for (let i = 0; i < events.length; i += 4) {
-    engines.add(events[i + 1]!);
-    items.push(`{"name":${JSON.stringify(names[events[i]!])},"cat":"cpu_op","ph":"X","pid":${process.pid},"tid":${events[i + 1]},"ts":${events[i + 2]!.toFixed(3)},"dur":${events[i + 3]!.toFixed(3)}}`);
-  }
-  for (const engine of engines) items.push(`{"name":"thread_name","ph":"M","pid":${process.pid},"tid":${engine},"args":{"name":"torchpool engine ${engine}"}}`);
+  const tracks = new Map<number, string>();
+  const add = (table: Float64Array, category: string, track: (i: number) => number, label: (i: number) => string) => {
+    for (let i = 0; i < table.length; i += 4) {
+      const tid = track(i);
+      if (!tracks.has(tid)) tracks.set(tid, label(i));
+      items.push(`{"name":${JSON.stringify(names[table[i]!])},"cat":"${category}","ph":"X","pid":${process.pid},"tid":${tid},"ts":${table[i + 2]!.toFixed(3)},"dur":${table[i + 3]!.toFixed(3)}}`);
+    }
+  };
+  add(events, 'cpu_op', (i) => events[i + 1]!, (i) => `torchpool engine ${events[i + 1]}`);
+  add(kernels, 'kernel', (i) => GPU_TRACK + kernels[i + 1]!, (i) => `GPU cuda:${kernels[i + 1]}`);
+  for (const [tid, label] of tracks) items.push(`{"name":"thread_name","ph":"M","pid":${process.pid},"tid":${tid},"args":{"name":${JSON.stringify(label)}}}`);
   return `{"displayTimeUnit":"ms","traceEvents":[${items.join(',\n')}]}\n`;
+}
+
+/** Calls and GPU time per kernel name and device, longest total first. */
+function kernelTable(names: string[], kernels: Float64Array): ProfiledKernel[] {
+  const byKey = new Map<string, ProfiledKernel>();
+  for (let i = 0; i < kernels.length; i += 4) {
+    const name = names[kernels[i]!]!;
+    const device = kernels[i + 1]!;
+    const key = `${device}\u0000${name}`;
+    const kernel = byKey.get(key) ?? { name, device, calls: 0, totalMs: 0 };
+    byKey.set(key, kernel);
+    kernel.calls += 1;
+    kernel.totalMs += kernels[i + 3]! / 1000;
+  }
+  return [...byKey.values()].sort((a, b) => b.totalMs - a.totalMs);
 }
 
 /** Calls, self and total time per name; self time is an event's duration less its children's. */

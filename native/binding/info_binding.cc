@@ -6,6 +6,7 @@
 #include "binding/errors.h"
 #include "binding/pool_workers.h"
 #include "engine/device_query.h"
+#include "engine/kernel_trace.h"
 #include "engine/runner/aoti_runner.h"
 #include "engine/runner/extensions.h"
 #include "models/model_zoo.h"
@@ -25,6 +26,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   result.Set("napiVersion", NAPI_VERSION);
   result.Set("parallelInfo", at::get_parallel_info());
   result.Set("aoti", AotiAvailable());
+  result.Set("kernelProfiler", KernelTrace::Compiled());
   // INT8 models: the quantized engines this libtorch has, and the one in use now.
   Napi::Array engines = Napi::Array::New(env);
   for (at::QEngine engine : at::globalContext().supportedQEngines()) {

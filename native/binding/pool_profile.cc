@@ -1,6 +1,7 @@
 // PoolWrap::ProfileStart / ProfileStop (JS thread): pool.profile() turns the pool's operator
-// recording on (engine/op_profiler.h) and, when it is done, takes the events. lib/profile.ts
-// turns them into a Chrome trace and the table of the slowest operators.
+// recording on (engine/op_profiler.h), and on a pool with CUDA engines the GPU's own activity
+// (engine/kernel_trace.h), and when it is done, takes the events. lib/profile.ts turns them into
+// a Chrome trace and the tables of the slowest operators and kernels.
 
 #include <chrono>
 #include <map>
@@ -16,12 +17,19 @@ Napi::Value PoolWrap::ProfileStart(const Napi::CallbackInfo& info) {
   if (!core_->profiler().Start()) {
     ThrowError(env, ErrorCode::kBusy, "a profile of this pool is being recorded already: wait for its profile() to settle");
   }
+  kernel_note_.clear();
+  bool cuda = false;
+  for (const EngineStats& engine : core_->EngineStatsSnapshot()) cuda = cuda || engine.has_cuda;
+  if (cuda) kernel_trace_.Start(&kernel_note_);
   return env.Undefined();
 }
 
-// { names: string[], events: Float64Array [name, engine, startUs, durationUs] per event, dropped }
+// { names: string[], events: Float64Array [name, engine, startUs, durationUs] per event, dropped,
+//   kernels: Float64Array [name, device, startUs, durationUs] per GPU activity, kernelNote? }
 Napi::Value PoolWrap::ProfileStop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  // Kineto is stopped first, even for a pool closed meanwhile: it records the whole process.
+  std::vector<KernelEvent> kernels = kernel_trace_.Stop(&kernel_note_);
   if (!core_) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
   uint64_t dropped = 0;
   std::vector<OpEvent> events = core_->profiler().Stop(&dropped);
@@ -37,8 +45,20 @@ Napi::Value PoolWrap::ProfileStop(const Napi::CallbackInfo& info) {
     table[i * 4 + 2] = static_cast<double>(e.start_ns) / 1000.0;
     table[i * 4 + 3] = static_cast<double>(e.duration_ns) / 1000.0;
   }
+  Napi::Float64Array kernel_table = Napi::Float64Array::New(env, kernels.size() * 4);
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const KernelEvent& k = kernels[i];
+    auto [it, added] = index.emplace(k.name, static_cast<uint32_t>(index.size()));
+    if (added) names.Set(it->second, k.name);
+    kernel_table[i * 4] = it->second;
+    kernel_table[i * 4 + 1] = k.device;
+    kernel_table[i * 4 + 2] = static_cast<double>(k.start_ns) / 1000.0;
+    kernel_table[i * 4 + 3] = static_cast<double>(k.duration_ns) / 1000.0;
+  }
   Napi::Object result = Napi::Object::New(env);
   result.Set("names", names);
+  result.Set("kernels", kernel_table);
+  if (!kernel_note_.empty()) result.Set("kernelNote", kernel_note_);
   result.Set("events", table);
   result.Set("dropped", static_cast<double>(dropped));
   return result;

@@ -7,12 +7,14 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "binding/errors.h"
 #include "engine/client.h"
 #include "engine/engine.h"
 #include "engine/forward_signature.h"
+#include "engine/kernel_trace.h"
 #include "engine/pool_core.h"
 
 namespace torchpool {
@@ -98,6 +100,10 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   std::shared_ptr<Client> client_;
   size_t in_flight_ = 0;
   napi_deferred detach_deferred_ = nullptr;
+  // pool.profile() of a pool with CUDA engines: the GPU's side, on this (the JS) thread, since
+  // Kineto keeps its state per thread. `kernel_note_` says why no kernels were recorded.
+  KernelTrace kernel_trace_;
+  std::string kernel_note_;
 };
 
 }  // namespace torchpool

@@ -10,6 +10,7 @@
 #   TORCHPOOL_AOTI_CONSTANTS                      its runner's extract_constants_map (weight accounting)
 #   TORCHPOOL_AOTI_SHARE_CONSTANTS                load_constants(user_managed) and swap/free of the buffers
 #                                                 (engines that capture graphs share one copy of the weights)
+#   TORCHPOOL_WITH_KINETO_API                     1.13+: the Kineto profiler's C++ API (pool.profile()'s GPU kernels)
 # scripts/check-cuda-syntax.sh runs the same probes against the headers it checks with.
 include(CheckCXXSourceCompiles)
 include_guard(GLOBAL)
@@ -82,5 +83,17 @@ function(torchpool_probe_cuda_apis target)
   else()
     message(WARNING "torchpool: none of the caching allocator's capture APIs compiled; a failed CUDA graph "
                     "capture will turn graphs off without returning its private memory pool")
+  endif()
+endfunction()
+
+function(torchpool_probe_kineto target)
+  _torchpool_probe_setup()
+  check_cxx_source_compiles("#include <torch/csrc/autograd/profiler_kineto.h>\n#include <memory>\n#include <set>\nnamespace kp = torch::autograd::profiler;\nnamespace impl = torch::profiler::impl;\nvoid f() { const impl::ProfilerConfig c(impl::ProfilerState::KINETO); const std::set<impl::ActivityType> a{impl::ActivityType::CUDA}; kp::prepareProfiler(c, a); kp::enableProfiler(c, a); std::unique_ptr<kp::ProfilerResult> r = kp::disableProfiler(); for (const kp::KinetoEvent& e : r->events()) { (void)e.name(); (void)e.deviceType(); (void)e.deviceIndex(); } }\nint main() { return 0; }"
+    TORCHPOOL_WITH_KINETO_API)
+  if(TORCHPOOL_WITH_KINETO_API)
+    target_compile_definitions(${target} PRIVATE TORCHPOOL_WITH_KINETO_API=1)
+    message(STATUS "torchpool: Kineto profiler API (GPU kernels in pool.profile()): found")
+  else()
+    message(STATUS "torchpool: Kineto profiler API (GPU kernels in pool.profile()): not found")
   endif()
 endfunction()

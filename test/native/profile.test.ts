@@ -1,11 +1,13 @@
 // pool.profile(): what the engines run, recorded on their threads while the pool keeps serving,
-// as a Chrome trace and a table of operators by self time; one profile at a time; the CLI.
+// as a Chrome trace and a table of operators by self time; one profile at a time; the CLI; and
+// the GPU-kernel recorder (native/engine/kernel_trace.cc), started and stopped without a GPU
+// (test/gpu/profile.test.ts records real kernels).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheDir, ErrorCodes, InferencePool, type OutputTensor, modelPath, randomFloats } from '../support/torchpool.js';
+import { buildInfo, cacheDir, ErrorCodes, InferencePool, type OutputTensor, modelPath, randomFloats } from '../support/torchpool.js';
 
 const root = path.resolve(__dirname, '../..');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'torchpool-profile-test-'));
@@ -50,6 +52,9 @@ describe('pool.profile()', () => {
     expect(complete.filter((e) => e.name === 'aten::addmm')).toHaveLength(addmm.calls);
     expect(complete.every((e) => e.dur! >= 0 && e.ts > 0)).toBe(true);
     expect(trace.traceEvents.filter((e) => e.ph === 'M').map((e) => e.tid).sort()).toEqual([...new Set(complete.map((e) => e.tid))].sort());
+    // CPU engines: no GPU side, and nothing to explain.
+    expect(result.kernels).toEqual([]);
+    expect(result.kernelNote).toBeUndefined();
   });
 
   it('records for a duration by default, into a temporary file, even when nothing runs', async () => {
@@ -99,4 +104,34 @@ describe('pool.profile()', () => {
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain("unknown option '--modle' (did you mean '--model'?)");
   });
+});
+
+describe('GPU-kernel recording, without a GPU', () => {
+  const run = (command: string, args: string[]) => {
+    const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', timeout: 280_000 });
+    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+    return result.stdout;
+  };
+
+  it('starts and stops safely where the GPU ran nothing, says why, and keeps one trace per process', () => {
+    run('cmake', ['--build', 'build', '--target', 'torchpool-kernel-trace-check', '--parallel', '2']);
+    const seen = JSON.parse(run(path.join(root, 'build', 'checks', 'torchpool-kernel-trace-check'), [])) as Record<string, unknown>;
+    // Unstarted: nothing, and no reason needed.
+    expect(seen.unstartedEvents).toBe(0);
+    expect(seen.unstartedWhy).toBe('');
+    if (!buildInfo().kernelProfiler) {
+      expect(seen).toMatchObject({ firstStarted: false, firstWhy: 'this libtorch has no Kineto profiler API', events: 0 });
+      return;
+    }
+    // Debian's libtorch 1.13 has the API but no Kineto: it starts, records no GPU activity, and says so.
+    expect(seen.firstStarted).toBe(true);
+    expect(seen.firstWhy).toBe('');
+    expect(seen.secondStarted).toBe(false);
+    expect(seen.secondWhy).toMatch(/another pool of this process is recording GPU kernels/);
+    expect(seen.events).toBe(0);
+    expect(seen.stopWhy).toMatch(/recorded no GPU activity/);
+    // Stopped, the process's trace is free for the next one.
+    expect(seen.againStarted).toBe(true);
+    expect(seen.againEvents).toBe(0);
+  }, 300_000);
 });
