@@ -3,7 +3,7 @@
 // to settle and resubmit (issue 20): 64 callers keep one batch-1 MLP request each in flight, with
 // default threads, maxBatchSize 32 and 64. Each OpenMP setting runs in a process of its own (the
 // runtime reads it when it loads), alternating with the raw C++ loop at batch 64 on the same
-// threads; figures are medians over repeats.   node bench/openmp-wait.mjs [--quick]
+// threads; figures are medians over repeats.   node bench/openmp-wait.mjs [--quick] [--out <file>]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -105,10 +105,11 @@ for (const maxBatchSize of [32, 64]) {
 const cpuEnd = stolen();
 const data = {
   machine: { date: new Date().toISOString().slice(0, 10), cpu: `${os.cpus()[0].model} (${os.availableParallelism()} cores)`, node: process.version,
-    libtorch: `${buildInfo().torchVersion} (${buildInfo().torchOrigin})`, command: `node bench/openmp-wait.mjs${quick ? ' --quick' : ''}`,
+    libtorch: `${buildInfo().torchVersion} (${buildInfo().torchOrigin})`, command: `node bench/openmp-wait.mjs ${argv.join(' ')}`.trim(),
     stealPercent: (100 * (cpuEnd.steal - cpuStart.steal)) / Math.max(1, cpuEnd.total - cpuStart.total) },
   repeats, requests, rows,
 };
-const out = path.join(root, 'bench', 'data', 'openmp-wait.json');
+const outAt = argv.indexOf('--out');
+const out = path.resolve(outAt >= 0 ? argv[outAt + 1] : path.join(root, 'bench', 'data', 'openmp-wait.json'));
 fs.writeFileSync(out, JSON.stringify(data, null, 2) + '\n');
 console.log(`wrote ${path.relative(root, out)}`);

@@ -22,8 +22,8 @@ export function coldStartSection(data, suite, { table }) {
 }
 
 /** The OpenMP wait section (CPU). */
-export function openMpSection(data, { table }) {
-  const out = ['## The JavaScript thread and OpenMP (CPU)', '',
+export function openMpSection(data, { table }, title = 'The JavaScript thread and OpenMP (CPU)') {
+  const out = [`## ${title}`, '',
     `- Date: ${data.machine.date}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}; hypervisor steal over the run ${data.machine.stealPercent.toFixed(1)}%`,
     `- Command: \`${data.machine.command}\`; ${data.requests} requests per run, median of ${data.repeats} runs, each setting in a process of its own, alternating with the raw C++ loop`,
     '- Under load: 64 callers keep one batch-1 request each in flight on the MLP (256-1024-1024-10), default threads. "Of raw, batch 64" is against the raw C++ loop at batch 64 on the same threads (run with libgomp\'s defaults); "of raw, batch 32" against it at batch 32, about the size the pool merges (one batch computes while the JS thread turns the other around), which leaves out batch-size efficiency. Ratios are taken per run. "JS per request": CPU time of the JS thread alone.',
@@ -46,8 +46,8 @@ export function openMpSection(data, { table }) {
 }
 
 /** What one request costs the JS thread (bench/js-turnaround.mjs), with an earlier build measured the same way when there is one. */
-export function jsTurnaroundSection(data, before, { table }) {
-  const out = ['## What a request costs the JavaScript thread (CPU)', '',
+export function jsTurnaroundSection(data, before, { table }, title = 'What a request costs the JavaScript thread (CPU)') {
+  const out = [`## ${title}`, '',
     `- Date: ${data.machine.date}; ${data.machine.cpu}; libtorch ${data.machine.libtorch}; Node ${data.machine.node}; hypervisor steal over the run ${data.machine.stealPercent.toFixed(1)}%`,
     `- Command: \`${data.machine.command}\`${before ? ` and, for the earlier build, \`${before.machine.command}\`` : ''}; median of ${data.repeats} runs, each in a process of its own, alternating with the raw C++ loop at the batch size the pool merged.`,
     '- 64 callers keep one batch-1 request each in flight, default pool options. `tiny` (a 16x16 linear layer) costs almost nothing to run, so the JS thread is the limit; the MLP (256-1024-1024-10) is limited by its forward. "JS per request" is the CPU time of the JS thread alone over the run, divided by the requests. The peer, onnxruntime-node, runs the same model exported to ONNX with the same 64 requests in flight (its `run()` computes on the JS thread).', ''];

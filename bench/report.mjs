@@ -118,6 +118,11 @@ const openmp = load('openmp-wait');
 if (openmp) out.push(...openMpSection(openmp, { table }));
 const turnaround = load('js-turnaround');
 if (turnaround) out.push(...jsTurnaroundSection(turnaround, load('js-turnaround-before'), { table }));
+// The same two on the GPU machine's CPU (16 cores: the JS thread has cores of its own there).
+const openmpGpuMachine = load('openmp-wait-gpu-machine');
+if (openmpGpuMachine) out.push(...openMpSection(openmpGpuMachine, { table }, 'The JavaScript thread and OpenMP (CPU engines on the GPU machine)'));
+const turnaroundGpuMachine = load('js-turnaround-gpu-machine');
+if (turnaroundGpuMachine) out.push(...jsTurnaroundSection(turnaroundGpuMachine, undefined, { table }, 'What a request costs the JavaScript thread (CPU engines on the GPU machine)'));
 
 const aoti = load('aoti-gpu');
 if (aoti) {

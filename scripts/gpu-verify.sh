@@ -7,6 +7,9 @@
 # Issues 20 and 21 in one call (about 9 minutes on an H200):
 #   bash .device/remote.sh bash scripts/gpu-verify.sh build tests aoti-tests cold-start aoti-bench
 # then, with device time left: `batching latency serve threads`.
+# What the sessions without a GPU left (2026-12-04): first, about 9 minutes,
+#   bash .device/remote.sh bash scripts/gpu-verify.sh build tests aoti-tests aoti-bench
+# then, with device time left: `build padding cpu-target` (about 6 minutes).
 # Each phase logs to <out>/work/<phase>.log under its own time limit, inside GPU_VERIFY_SECONDS
 # (default 550) for the whole call; at the end <out>/results.tgz holds the logs and bench/data.
 # <out> is $OUT on the device machine, else ./gpu-out.
@@ -73,6 +76,11 @@ for step in "$@"; do
     cold-start) phase cold-start 240 node bench/cold-start.mjs --suite gpu ${GPU_VERIFY_QUICK:+--quick} ;;
     serve) phase serve 200 node bench/serve.mjs ;;
     threads) phase threads 120 node bench/threads.mjs ;;
+    padding) phase padding 200 node bench/padding.mjs ;;
+    # Issue 20's CPU target where the JS thread has cores of its own (CPU engines, this machine's cores).
+    cpu-target)
+      phase openmp 200 node bench/openmp-wait.mjs --quick --out bench/data/openmp-wait-gpu-machine.json
+      phase turnaround 150 node bench/js-turnaround.mjs --quick --label 'GPU machine, CPU engines' --out bench/data/js-turnaround-gpu-machine.json ;;
     *) echo "gpu-verify: unknown phase '$step'"; exit 2 ;;
   esac
 done
