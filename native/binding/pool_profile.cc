@@ -33,28 +33,24 @@ Napi::Value PoolWrap::ProfileStop(const Napi::CallbackInfo& info) {
   if (!core_) ThrowError(env, ErrorCode::kClosed, "the pool is closed");
   uint64_t dropped = 0;
   std::vector<OpEvent> events = core_->profiler().Stop(&dropped);
+  // Both tables: [name index, engine or device, startUs, durationUs] per event, names shared.
   std::map<std::string, uint32_t> index;
   Napi::Array names = Napi::Array::New(env);
-  Napi::Float64Array table = Napi::Float64Array::New(env, events.size() * 4);
-  for (size_t i = 0; i < events.size(); ++i) {
-    const OpEvent& e = events[i];
-    auto [it, added] = index.emplace(e.name, static_cast<uint32_t>(index.size()));
-    if (added) names.Set(it->second, e.name);
-    table[i * 4] = it->second;
-    table[i * 4 + 1] = e.engine;
-    table[i * 4 + 2] = static_cast<double>(e.start_ns) / 1000.0;
-    table[i * 4 + 3] = static_cast<double>(e.duration_ns) / 1000.0;
-  }
-  Napi::Float64Array kernel_table = Napi::Float64Array::New(env, kernels.size() * 4);
-  for (size_t i = 0; i < kernels.size(); ++i) {
-    const KernelEvent& k = kernels[i];
-    auto [it, added] = index.emplace(k.name, static_cast<uint32_t>(index.size()));
-    if (added) names.Set(it->second, k.name);
-    kernel_table[i * 4] = it->second;
-    kernel_table[i * 4 + 1] = k.device;
-    kernel_table[i * 4 + 2] = static_cast<double>(k.start_ns) / 1000.0;
-    kernel_table[i * 4 + 3] = static_cast<double>(k.duration_ns) / 1000.0;
-  }
+  auto to_table = [&](const auto& list, auto lane_of) {
+    Napi::Float64Array table = Napi::Float64Array::New(env, list.size() * 4);
+    for (size_t i = 0; i < list.size(); ++i) {
+      const auto& e = list[i];
+      auto [it, added] = index.emplace(e.name, static_cast<uint32_t>(index.size()));
+      if (added) names.Set(it->second, e.name);
+      table[i * 4] = it->second;
+      table[i * 4 + 1] = lane_of(e);
+      table[i * 4 + 2] = static_cast<double>(e.start_ns) / 1000.0;
+      table[i * 4 + 3] = static_cast<double>(e.duration_ns) / 1000.0;
+    }
+    return table;
+  };
+  Napi::Float64Array table = to_table(events, [](const OpEvent& e) { return e.engine; });
+  Napi::Float64Array kernel_table = to_table(kernels, [](const KernelEvent& k) { return k.device; });
   Napi::Object result = Napi::Object::New(env);
   result.Set("names", names);
   result.Set("kernels", kernel_table);

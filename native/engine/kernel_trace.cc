@@ -22,8 +22,8 @@ std::atomic<bool> g_tracing{false};
 namespace kp = torch::autograd::profiler;
 namespace impl = torch::profiler::impl;
 
-// An event's start and length in ns: libtorch 2.x before 2.5-ish and 1.13 give them in us
-// (startUs/durationUs), later ones in ns (startNs/durationNs). Overloads pick what exists.
+// An event's start and length in ns: libtorch 1.13 and the early 2.x releases give them in us
+// (startUs/durationUs), later ones in ns (startNs/durationNs). The overloads pick what exists.
 template <typename E>
 auto StartNs(const E& e, int) -> decltype(static_cast<int64_t>(e.startNs())) {
   return static_cast<int64_t>(e.startNs());
