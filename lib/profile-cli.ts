@@ -3,12 +3,11 @@
  * engines (pool.profile()) and prints the tables of the slowest operators and, on a GPU, kernels.
  * @module
  */
-import { parseArgs } from 'node:util';
 import { resolveDevices } from './devices.js';
 import { builtinModelNames, builtinModelPath } from './models.js';
 import { InferencePool } from './pool.js';
 import { DTYPES, type Dtype, isDtype, numel, type TensorData } from './tensor.js';
-import { unknownFlagMessage } from './validate.js';
+import { parseFlags } from './validate.js';
 
 export const profileUsage = `Usage: torchpool profile --model <file|name> --shape <dims> [options]
 
@@ -50,9 +49,9 @@ function positive(text: string | undefined, flag: string, fallback: number): num
 export async function profileMain(argv: string[]): Promise<number> {
   let v;
   try {
-    v = parseArgs({ args: argv, strict: true, allowPositionals: false, options: OPTIONS }).values;
+    v = parseFlags(argv, OPTIONS, (message) => new ProfileUsageError(message));
   } catch (error) {
-    console.error(`torchpool profile: ${unknownFlagMessage(error as Error, Object.keys(OPTIONS))}\n\n${profileUsage}`);
+    console.error(`torchpool profile: ${(error as Error).message}\n\n${profileUsage}`);
     return 2;
   }
   if (v.help) {

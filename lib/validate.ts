@@ -2,6 +2,7 @@
  * Checks of options and inputs, in one message shape, before anything reaches native code.
  * @module
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCodes, invalidArg, invalidArgText, TorchpoolError } from './errors.js';
 import { defaultDtype, DTYPES, type Dtype, type DtypeArrays, isDtype, type InferInputs, type InferValue, type Tensor } from './tensor.js';
 
@@ -172,6 +173,21 @@ export function checkKnownKeys(value: object, known: readonly string[], where: s
         (suggestion ? ` (did you mean '${suggestion}'?)` : '') +
         `; the options are ${known.map((k) => `'${k}'`).join(', ')}`,
     );
+  }
+}
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+type FlagValues<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values'];
+
+/**
+ * A CLI command's flags: util.parseArgs in strict mode without positionals. An unknown flag
+ * throws `usageError(message)`, the message naming the closest known flag.
+ */
+export function parseFlags<T extends FlagOptions>(argv: string[], options: T, usageError: (message: string) => Error): FlagValues<T> {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
+  } catch (error) {
+    throw usageError(unknownFlagMessage(error as Error, Object.keys(options)));
   }
 }
 

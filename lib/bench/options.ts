@@ -3,8 +3,7 @@
  * with a message that names the flag, printed with the usage and exit code 2.
  * @module
  */
-import { parseArgs } from 'node:util';
-import { unknownFlagMessage } from '../validate.js';
+import { parseFlags } from '../validate.js';
 
 export const benchUsage = `Usage: torchpool bench [options]
 
@@ -118,57 +117,43 @@ export function parseDuration(value: string, flag: string): number {
   return ms;
 }
 
-const BENCH_FLAGS = ['model', 'input-shape', 'dtype', 'devices', 'instances', 'threads', 'max-batch-size', 'max-queue-delay', 'spin',
-  'precision', 'cuda-graphs', 'channels-last', 'batch-buckets', 'graph-batch-sizes', 'pipeline-depth', 'fill-while-busy',
-  'no-fill-while-busy', 'no-optimized-execution', 'profiling-executor', 'tensor-expr-fuser', 'cold-start', 'batch',
-  'concurrency', 'duration', 'requests', 'warmup', 'no-scaling', 'out', 'json', 'quiet', 'help'];
+const BENCH_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  'input-shape': { type: 'string' },
+  dtype: { type: 'string' },
+  devices: { type: 'string', short: 'd' },
+  instances: { type: 'string' },
+  threads: { type: 'string' },
+  'max-batch-size': { type: 'string' },
+  'max-queue-delay': { type: 'string' },
+  spin: { type: 'string' },
+  precision: { type: 'string' },
+  'cuda-graphs': { type: 'boolean' },
+  'channels-last': { type: 'boolean' },
+  'batch-buckets': { type: 'string' },
+  'graph-batch-sizes': { type: 'string' },
+  'pipeline-depth': { type: 'string' },
+  'fill-while-busy': { type: 'boolean' },
+  'no-fill-while-busy': { type: 'boolean' },
+  'no-optimized-execution': { type: 'boolean' },
+  'profiling-executor': { type: 'string' },
+  'tensor-expr-fuser': { type: 'string' },
+  'cold-start': { type: 'boolean' },
+  batch: { type: 'string', short: 'b' },
+  concurrency: { type: 'string', short: 'c' },
+  duration: { type: 'string' },
+  requests: { type: 'string' },
+  warmup: { type: 'string' },
+  'no-scaling': { type: 'boolean' },
+  out: { type: 'string', short: 'o' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /** Parses argv (without `bench`); returns undefined for --help. */
 export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string', short: 'm' },
-        'input-shape': { type: 'string' },
-        dtype: { type: 'string' },
-        devices: { type: 'string', short: 'd' },
-        instances: { type: 'string' },
-        threads: { type: 'string' },
-        'max-batch-size': { type: 'string' },
-        'max-queue-delay': { type: 'string' },
-        spin: { type: 'string' },
-        precision: { type: 'string' },
-        'cuda-graphs': { type: 'boolean' },
-        'channels-last': { type: 'boolean' },
-        'batch-buckets': { type: 'string' },
-        'graph-batch-sizes': { type: 'string' },
-        'pipeline-depth': { type: 'string' },
-        'fill-while-busy': { type: 'boolean' },
-        'no-fill-while-busy': { type: 'boolean' },
-        'no-optimized-execution': { type: 'boolean' },
-        'profiling-executor': { type: 'string' },
-        'tensor-expr-fuser': { type: 'string' },
-        'cold-start': { type: 'boolean' },
-        batch: { type: 'string', short: 'b' },
-        concurrency: { type: 'string', short: 'c' },
-        duration: { type: 'string' },
-        requests: { type: 'string' },
-        warmup: { type: 'string' },
-        'no-scaling': { type: 'boolean' },
-        out: { type: 'string', short: 'o' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new BenchUsageError(unknownFlagMessage(error as Error, BENCH_FLAGS));
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, BENCH_OPTIONS, (message) => new BenchUsageError(message));
   if (v.help) return undefined;
   if (v.duration !== undefined && v.requests !== undefined) throw new BenchUsageError('give either --duration or --requests, not both');
   if (v['cold-start'] && v.requests !== undefined) throw new BenchUsageError('--cold-start runs for a --duration, not a number of --requests');

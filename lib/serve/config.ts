@@ -5,11 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as os from 'node:os';
 import { ErrorCodes } from '../errors.js';
 import { type InferencePoolOptions, POOL_OPTION_KEYS } from '../options.js';
-import { closestName, unknownFlagMessage } from '../validate.js';
+import { closestName, parseFlags } from '../validate.js';
 import type { Datatype } from './datatypes.js';
 
 /** A malformed command line or config file: the CLI prints it with the usage and exits 2. */
@@ -272,22 +271,10 @@ const SERVE_OPTIONS = {
         log: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
 } as const;
-const SERVE_FLAGS = Object.keys(SERVE_OPTIONS);
 
 /** Parses `torchpool serve` arguments; undefined for --help. Throws ServeUsageError. */
 export function parseServeArgs(argv: string[]): ServeConfig | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: SERVE_OPTIONS,
-    });
-  } catch (error) {
-    throw new ServeUsageError(unknownFlagMessage(error as Error, SERVE_FLAGS));
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, SERVE_OPTIONS, (message) => new ServeUsageError(message));
   if (v.help) return undefined;
   const file = v.config ? readConfigFile(v.config) : { models: [], rest: {} };
   const rest = file.rest as {
