@@ -2,22 +2,10 @@
 
 namespace torchpool {
 
-void Client::Complete(RequestPtr request) {
+void Client::CompleteAll(RequestPtr* first, RequestPtr* last) {
   std::unique_lock<std::mutex> lock(mutex_);
   if (detached_) {
-    // Nobody will settle it: drop it here (outside the lock, its destructor calls Release()).
-    lock.unlock();
-    request.reset();
-    return;
-  }
-  const bool was_empty = completed_requests_.empty() && events_.empty();
-  completed_requests_.push_back(std::move(request));
-  if (was_empty) wake_();
-}
-
-void Client::CompleteAll(std::vector<RequestPtr>::iterator first, std::vector<RequestPtr>::iterator last) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (detached_) {
+    // Nobody will settle them: drop them here (outside the lock, their destructors call Release()).
     lock.unlock();
     for (; first != last; ++first) first->reset();
     return;

@@ -50,8 +50,9 @@ class Client {
 
   // Any thread. Only the push that finds the queue empty wakes the JS thread, so a burst of
   // completions costs one wake-up.
-  void Complete(RequestPtr request);
-  void CompleteAll(std::vector<RequestPtr>::iterator first, std::vector<RequestPtr>::iterator last);
+  void Complete(RequestPtr request) { CompleteAll(&request, &request + 1); }
+  // [first, last): one batch's requests of this client, handed over together.
+  void CompleteAll(RequestPtr* first, RequestPtr* last);
   void Notify(EngineEvent event);
 
   // JS thread.

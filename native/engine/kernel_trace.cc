@@ -1,14 +1,13 @@
 #include "engine/kernel_trace.h"
 
 #include <atomic>
-#include <memory>
 #include <chrono>
+#include <memory>
 #include <exception>
 #include <set>
 #include <utility>
 
 #ifdef TORCHPOOL_WITH_KINETO_API
-#include <c10/util/Exception.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 #endif
 
@@ -82,9 +81,8 @@ bool KernelTrace::Start(std::string* why) {
     kp::enableProfiler(config, activities);
   } catch (const std::exception& e) {
     g_tracing.store(false);
-    *why = std::string("libtorch's Kineto profiler did not start: ") + e.what();
-    const size_t line = why->find('\n');
-    if (line != std::string::npos) why->resize(line);
+    const std::string what = e.what();
+    *why = "libtorch's Kineto profiler did not start: " + what.substr(0, what.find('\n'));
     return false;
   }
   steady_minus_unix_ns_ = SteadyMinusUnixNs();
@@ -117,9 +115,8 @@ std::vector<KernelEvent> KernelTrace::Stop(std::string* why) {
     }
     if (events.empty()) *why = "libtorch recorded no GPU activity in this profile (a libtorch built without Kineto and CUPTI records none)";
   } catch (const std::exception& e) {
-    *why = std::string("libtorch's Kineto profiler failed to stop: ") + e.what();
-    const size_t line = why->find('\n');
-    if (line != std::string::npos) why->resize(line);
+    const std::string what = e.what();
+    *why = "libtorch's Kineto profiler failed to stop: " + what.substr(0, what.find('\n'));
   }
 #endif
   g_tracing.store(false);

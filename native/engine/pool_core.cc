@@ -121,7 +121,7 @@ void PoolCore::CompleteAll(std::vector<RequestPtr>& batch) {
     Client* client = batch[begin]->client.get();
     size_t end = begin + 1;
     while (end < batch.size() && batch[end]->client.get() == client) ++end;
-    if (client != nullptr) client->CompleteAll(batch.begin() + begin, batch.begin() + end);
+    if (client != nullptr) client->CompleteAll(batch.data() + begin, batch.data() + end);
     begin = end;
   }
   batch.clear();
